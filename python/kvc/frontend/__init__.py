@@ -1,0 +1,1 @@
+"""PyTorch frontend: torch.export -> torch-mlir -> kvc IR."""

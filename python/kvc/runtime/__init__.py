@@ -1,0 +1,1 @@
+"""Runtimes that execute compiled kvc artifacts without MLIR (cpu, cuda)."""

@@ -1,0 +1,1 @@
+"""The cpu target: packed storage + decode arithmetic, bufferization, LLVM, ExecutionEngine."""

@@ -1,0 +1,1 @@
+"""The cuda target: low-bit GEMV kernels generated as MLIR and compiled to PTX."""
