@@ -43,9 +43,11 @@ class OpSpec:
         attributes = dict(attributes or {})
         flat_operands, operand_sizes = _flatten(self.name, "operand", self.operands, operands)
         flat_results, result_sizes = _flatten(self.name, "result", self.results, result_types)
-        if any(kind != SINGLE for _, kind in self.operands):
+        # IRDL infers the sizes when at most one entry is optional/variadic (and
+        # ignores the attribute then), so it is only emitted when it is needed.
+        if _needs_segments(self.operands):
             attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get(operand_sizes)
-        if any(kind != SINGLE for _, kind in self.results):
+        if _needs_segments(self.results):
             attributes["resultSegmentSizes"] = ir.DenseI32ArrayAttr.get(result_sizes)
         missing = [a for a in self.attributes if a not in attributes]
         if missing:
@@ -95,10 +97,14 @@ def _flatten(op_name, what, spec, given):
     return flat, sizes
 
 
+def _needs_segments(spec) -> bool:
+    return sum(1 for _, kind in spec if kind != SINGLE) > 1
+
+
 def _segments(op: ir.Operation, attr: str, spec, count: int) -> list[tuple[int, int]]:
     if all(kind == SINGLE for _, kind in spec):
         return [(i, 1) for i in range(len(spec))]
-    if attr in op.attributes:
+    if _needs_segments(spec) and attr in op.attributes:
         sizes = list(ir.DenseI32ArrayAttr(op.attributes[attr]))
     else:  # IRDL allows a single non-single entry without the attribute
         extra = count - sum(1 for _, k in spec if k == SINGLE)
@@ -178,3 +184,29 @@ def shape_of(value_or_type) -> list[int]:
 
 def tensor(shape: Sequence[int], element: ir.Type) -> ir.RankedTensorType:
     return ir.RankedTensorType.get(list(shape), element)
+
+
+# ---------------------------------------------------------------- region ends
+# IRDL (LLVM 22) cannot give an op the IsTerminator trait, so no kvc op can end
+# a block. The regions of kvc ops (kvcache.remat, pim.program, ...) therefore
+# end with one upstream terminator that is Pure, ReturnLike, takes operands of
+# any type and has no parent restriction: `vector.yield`. Its meaning is set by
+# the parent op (the kvc verifier checks its operands against the parent).
+REGION_TERMINATOR = "vector.yield"
+
+
+def build_terminator(values: Sequence[ir.Value] = (), *, loc: ir.Location | None = None,
+                     ip: ir.InsertionPoint | None = None) -> ir.Operation:
+    """End the current block of a kvc region, yielding ``values`` to the parent op."""
+    return ir.Operation.create(REGION_TERMINATOR, operands=list(values), loc=loc, ip=ip)
+
+
+def region_terminator(region: ir.Region) -> ir.Operation | None:
+    """The terminator of a single-block kvc region, or None if it is missing."""
+    blocks = list(region.blocks)
+    if len(blocks) != 1:
+        return None
+    ops = list(blocks[0].operations)
+    if not ops or ops[-1].operation.name != REGION_TERMINATOR:
+        return None
+    return ops[-1].operation
