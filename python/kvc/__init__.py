@@ -19,3 +19,15 @@ def make_context(**kwargs):
     from kvc.context import make_context as _make_context
 
     return _make_context(**kwargs)
+
+
+_LAZY = {"compile": "kvc.api", "compile_llm": "kvc.api", "load": "kvc.api", "CompileError": "kvc.frontend.errors"}
+
+
+def __getattr__(name):
+    # kvc.compile / kvc.compile_llm / kvc.load import the compiler (and MLIR) on first use only.
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kvc' has no attribute {name!r}")
