@@ -15,8 +15,8 @@ Rewrites:
 Guarantees: values are unchanged (slices copy exactly). The cache flows
 through destination-style ops only, so one-shot bufferization can write the
 appended tokens into the caller's cache buffer in place: no cache-sized
-allocation or copy per decode step (test/Frontend/kvcache-inplace.mlir checks
-the bufferized IR). Caches of other kinds ("x", "latent"), quantized storage
+allocation or copy per decode step (test/Transforms/kvcache/lower-to-tensors.mlir
+and test/Frontend/llama-decode-inplace.mlir check the bufferized IR). Caches of other kinds ("x", "latent"), quantized storage
 or storage options are left to the passes that implement them; this pass
 reports them as errors rather than lowering them wrongly.
 """
@@ -27,33 +27,42 @@ from mlir import ir
 from mlir.dialects import arith, linalg, tensor
 
 from kvc.diagnostics import PassError
-from kvc.irdl_types import dynamic_type_info
+from kvc.dialects import kvcache
 from kvc.pipeline import KvcPass, register_pass
 
 DYN = ir.ShapedType.get_dynamic_size()
-
-
-def _is_cache(ty: ir.Type) -> bool:
-    info = dynamic_type_info(ty)
-    return info is not None and info[0] == "kvcache.cache"
+_is_cache = kvcache.is_cache
 
 
 def lowered_type(ty: ir.Type, where=None) -> ir.RankedTensorType:
     """The tensor type that stores a plain K/V cache type."""
-    _, params = dynamic_type_info(ty)
-    kind = ir.StringAttr(params[0]).value
-    max_seq = ir.IntegerAttr(params[1]).value
-    token_shape = list(ir.DenseI64ArrayAttr(params[2]))
-    element = ir.TypeAttr(params[3]).value if isinstance(params[3], ir.TypeAttr) else params[3]
-    storage = ir.DictAttr(params[4])
-    if kind != "kv":
-        raise PassError(f"cache kind '{kind}' is not lowered by kvcache-lower-to-tensors (only \"kv\")", where)
-    if len(storage) != 0:
-        raise PassError(f"cache storage options {storage} (quantized / delta storage) are not lowered by "
+    info = kvcache.cache_info(ty)
+    if info.kind != "kv":
+        raise PassError(f"cache kind '{info.kind}' is not lowered by kvcache-lower-to-tensors (only \"kv\")", where)
+    options = _storage_options(info)
+    if options:
+        raise PassError(f"cache storage {{{', '.join(options)}}} (quantized / delta storage) are not lowered by "
                         "kvcache-lower-to-tensors", where)
-    if not isinstance(element, (ir.F32Type, ir.F16Type, ir.BF16Type)):
-        raise PassError(f"cache element {element} is not a float type; quantized caches need their own lowering", where)
-    return ir.RankedTensorType.get([2, max_seq] + token_shape, element)
+    if not isinstance(info.element, (ir.F32Type, ir.F16Type, ir.BF16Type)):
+        raise PassError(f"cache element {info.element} is not a float type; quantized caches need their own lowering",
+                        where)
+    return ir.RankedTensorType.get([2, info.max_seq, *info.token_shape], info.element)
+
+
+def _storage_options(info: kvcache.CacheInfo) -> list[str]:
+    """The storage options of a cache that differ from plain float storage."""
+    out = []
+    if info.quantized:
+        out.append(f"element = {info.element}")
+    if info.group_size is not None:
+        out.append(f"group_size = {info.group_size}")
+    if info.quant_axis != "token":
+        out.append(f"quant_axis = {info.quant_axis}")
+    if info.residual:
+        out.append(f"residual = {info.residual}")
+    if info.delta:
+        out.append("delta")
+    return out
 
 
 def _walk(op: ir.Operation):
@@ -80,15 +89,15 @@ class KvcacheLowerToTensors(KvcPass):
                         for arg in block.arguments:
                             if _is_cache(arg.type):
                                 arg.set_type(lowered_type(arg.type, op))
+            lowerings = ((kvcache.CREATE, self._create), (kvcache.APPEND, self._append), (kvcache.READ, self._read))
             for op in list(_walk(module)):
-                if op.name == "kvcache.create":
-                    self._create(op)
-                elif op.name == "kvcache.append":
-                    self._append(op)
-                elif op.name == "kvcache.read":
-                    self._read(op)
-                elif op.name.startswith("kvcache."):
-                    raise PassError(f"'{op.name}' is not lowered by kvcache-lower-to-tensors", op)
+                for spec, lower in lowerings:
+                    if spec.matches(op):
+                        lower(op)
+                        break
+                else:
+                    if any(spec.matches(op) for spec in kvcache.OPS):
+                        raise PassError(f"'{op.name}' is not lowered by kvcache-lower-to-tensors", op)
             for op in _walk(module):  # anything else still typed with caches (e.g. scf results)
                 for result in op.results:
                     if _is_cache(result.type):
@@ -102,19 +111,21 @@ class KvcacheLowerToTensors(KvcPass):
             fn.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(inputs, results))
 
     def _create(self, op: ir.Operation) -> None:
-        ty = lowered_type(op.results[0].type, op)
+        view = kvcache.CREATE.view(op)
+        ty = lowered_type(view.cache.type, op)
         with ir.InsertionPoint(op), op.location:
             empty = tensor.EmptyOp(list(ty.shape), ty.element_type).result
             zero = arith.ConstantOp(ty.element_type, 0.0).result
             filled = linalg.fill(zero, outs=[empty])
-        op.results[0].replace_all_uses_with(filled)
+        view.cache.replace_all_uses_with(filled)
         op.erase()
 
     def _append(self, op: ir.Operation) -> None:
-        cache, pos, *values = op.operands
+        view = kvcache.APPEND.view(op)
+        cache, pos, values = view.cache, view.pos, view.values
         ty = ir.RankedTensorType(cache.type) if not _is_cache(cache.type) else lowered_type(cache.type, op)
         if len(values) != 2:
-            raise PassError(f"kvcache.append on a \"kv\" cache takes K and V, got {len(values)} value(s)", op)
+            raise PassError(f"{op.name} on a \"kv\" cache takes K and V, got {len(values)} value(s)", op)
         token_shape = list(ty.shape[2:])
         current = cache
         with ir.InsertionPoint(op), op.location:
@@ -124,26 +135,27 @@ class KvcacheLowerToTensors(KvcPass):
                     raise PassError(f"appended value {vt} does not match the cache's token shape {token_shape}", op)
                 t = vt.shape[0]
                 if t == DYN:
-                    raise PassError("kvcache.append with a dynamic token count is not supported yet", op)
+                    raise PassError(f"{op.name} with a dynamic token count is not supported yet", op)
                 current = tensor.InsertSliceOp(
                     value, current, [pos], [], [],
                     [index, DYN] + [0] * len(token_shape),
                     [1, t] + token_shape,
                     [1] * (2 + len(token_shape)),
                 ).result
-        op.results[0].replace_all_uses_with(current)
+        view.new_cache.replace_all_uses_with(current)
         op.erase()
 
     def _read(self, op: ir.Operation) -> None:
-        cache, length = op.operands[0], op.operands[1]
-        if len(op.operands) > 2:
-            raise PassError("kvcache.read with an accumulator (delta cache) is not lowered by this pass", op)
+        view = kvcache.READ.view(op)
+        cache, length = view.cache, view.length
+        if view.accumulator is not None:
+            raise PassError(f"{op.name} with an accumulator (delta cache) is not lowered by this pass", op)
         ty = ir.RankedTensorType(cache.type)
         token_shape = list(ty.shape[2:])
-        static_len = _constant_index(length)
+        static_len = kvcache.constant_index(length)
         with ir.InsertionPoint(op), op.location:
             outs = []
-            for index, result in enumerate(op.results):
+            for index, result in enumerate(view.outputs):
                 rt = ir.RankedTensorType(result.type)
                 dyn_sizes = [] if static_len is not None else [length]
                 size = static_len if static_len is not None else DYN
@@ -153,13 +165,6 @@ class KvcacheLowerToTensors(KvcPass):
                     [1, size] + token_shape,
                     [1] * (2 + len(token_shape)),
                 ).result)
-        for old, new in zip(op.results, outs):
+        for old, new in zip(view.outputs, outs):
             old.replace_all_uses_with(new)
         op.erase()
-
-
-def _constant_index(value: ir.Value) -> int | None:
-    owner = value.owner
-    if isinstance(owner, (ir.Operation, ir.OpView)) and owner.operation.name == "arith.constant":
-        return ir.IntegerAttr(owner.operation.attributes["value"]).value
-    return None

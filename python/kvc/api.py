@@ -162,6 +162,14 @@ def _check_target(target: str):
         raise CompileError(f"target '{target}' is not supported by kvc.compile yet (available: {', '.join(TARGETS)})")
 
 
+def _check_weights(weights: str | None) -> None:
+    """Unknown format names fail before any work (kvc.formats names the valid ones)."""
+    if weights is not None:
+        from kvc import formats
+
+        formats.get(weights)
+
+
 def _check_unsupported(kv_cache, sparsity):
     if kv_cache is not None:
         raise CompileError("kv_cache policies (XQuant, quantized caches) are not wired into kvc.compile yet; "
@@ -181,13 +189,17 @@ class CompiledModule:
     kvc IR, target stages); ``save(path)`` writes an artifact for :func:`load`.
     """
 
-    def __init__(self, executable, report: Report, ir: dict[str, str], out_spec, kvc_ir: str, weights: dict):
+    def __init__(self, executable, report: Report, ir: dict[str, str], out_spec, kvc_ir: str, weights: dict,
+                 *, input_specs: list[dict] | None = None):
         self._exe = executable
         self._report = report
         self.ir = ir
         self._out_spec = out_spec
         self.kvc_ir = kvc_ir
         self._weights = weights
+        #: the example inputs it was compiled for: name, shape, dtype (and the
+        #: value range of integer inputs), as saved in the artifact's manifest
+        self.input_specs = list(input_specs or [])
 
     def __call__(self, *inputs):
         flat = [_to_numpy(x) for x in inputs]
@@ -207,9 +219,50 @@ class CompiledModule:
         return list(self.ir)
 
     def save(self, path) -> None:
+        """Write an artifact directory (manifest, kvc IR, weights as .npy) for :func:`kvc.load`."""
         from kvc.frontend.artifact import save_compiled
 
         save_compiled(self, path)
+
+    def random_inputs(self, seed: int = 0) -> list[torch.Tensor]:
+        """Random inputs of the compiled shapes: floats ~ N(0, 1), integers uniform in
+        the range the example input covered (e.g. valid token ids), bools uniform."""
+        return _random_inputs(self.input_specs, seed)
+
+
+def _input_specs(captured, example_inputs) -> list[dict]:
+    names = [gi.name for gi in captured.user_inputs]
+    specs = []
+    for i, x in enumerate(example_inputs):
+        name = names[i] if i < len(names) else f"input{i}"
+        if not isinstance(x, torch.Tensor):
+            specs.append({"name": name, "value": x if isinstance(x, (int, float, bool)) else repr(x)})
+            continue
+        spec = {"name": name, "shape": list(x.shape), "dtype": str(x.detach().cpu().numpy().dtype)}
+        if not (x.is_floating_point() or x.is_complex()) and x.numel():
+            spec["range"] = [int(x.min()), int(x.max())]
+        specs.append(spec)
+    return specs
+
+
+def _random_inputs(specs: list[dict], seed: int) -> list:
+    gen = np.random.default_rng(seed)
+    out = []
+    for spec in specs:
+        if "shape" not in spec:
+            out.append(spec["value"])
+            continue
+        dtype = np.dtype(spec["dtype"])
+        shape = tuple(spec["shape"])
+        if dtype == np.bool_:
+            array = gen.integers(0, 2, shape).astype(np.bool_)
+        elif np.issubdtype(dtype, np.integer):
+            lo, hi = spec.get("range", (0, 1))
+            array = gen.integers(lo, hi, shape, endpoint=True).astype(dtype)
+        else:
+            array = gen.standard_normal(shape).astype(dtype)
+        out.append(torch.from_numpy(array))
+    return out
 
 
 def _frontend(model, example_inputs, *, weights, stages, keep_ir, func_name="forward", cache_names=None,
@@ -246,6 +299,7 @@ def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", weights
     """
     _check_target(target)
     _check_unsupported(kv_cache, sparsity)
+    _check_weights(weights)
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
     model = model.eval()
@@ -258,7 +312,8 @@ def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", weights
         irs[f"{target}:{name}"] = text
     report = _make_report(model, [plan], stages, target, weights)
     out_spec = getattr(captured.program.call_spec, "out_spec", None)
-    return CompiledModule(exe, report, irs, out_spec, kvc_text, plan.arrays)
+    return CompiledModule(exe, report, irs, out_spec, kvc_text, plan.arrays,
+                          input_specs=_input_specs(captured, example_inputs))
 
 
 # ---------------------------------------------------------------- LLMs
@@ -325,15 +380,27 @@ class CompiledLLM:
     prefill chunk (padded positions are never attended, see kvc.frontend.kv).
     """
 
-    def __init__(self, prefill, decode, spec, max_seq_len, prefill_len, report, ir, kvc_ir):
+    def __init__(self, prefill, decode, spec, max_seq_len, prefill_len, report, ir, kvc_ir, *,
+                 weights: dict[str, np.ndarray] | None = None):
         self._prefill, self._decode = prefill, decode
         self.num_layers, self.kv_heads, self.head_dim = spec
         self.max_seq_len, self.prefill_len = max_seq_len, prefill_len
         self._report = report
         self.ir = ir
         self.kvc_ir = kvc_ir
+        self._weights = weights
+        #: size of the logits' last dim: token ids must lie in [0, vocab_size)
+        #: (None if the executable does not report its result shapes)
+        self.vocab_size = _logits_width(decode)
         self.caches = self.new_caches()
         self.last_timings: dict[str, float] = {}
+
+    def save(self, path) -> None:
+        """Write an artifact directory (manifest, the kvc IR of prefill and decode,
+        weights as .npy, stored once) that :func:`kvc.load` turns back into a CompiledLLM."""
+        from kvc.frontend.artifact import save_llm
+
+        save_llm(self, path)
 
     def new_caches(self) -> list[np.ndarray]:
         return [np.zeros((2, self.max_seq_len, self.kv_heads, self.head_dim), np.float32)
@@ -354,6 +421,12 @@ class CompiledLLM:
         exe = self._decode if t == 1 else self._prefill
         if t not in (1, self.prefill_len):
             raise ValueError(f"step takes 1 (decode) or {self.prefill_len} (prefill) tokens, got {t}")
+        if pos < 0:
+            raise ValueError(f"pos must be non-negative, got {pos}")
+        if self.vocab_size is not None and ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            # the compiled embedding lookup does not bounds-check: refuse here
+            bad = int(ids.min()) if ids.min() < 0 else int(ids.max())
+            raise ValueError(f"token id {bad} is out of range [0, {self.vocab_size})")
         out = exe(ids, np.array(pos, dtype=np.int64), *self.caches)
         return torch.from_numpy(out[0])
 
@@ -415,6 +488,7 @@ def compile_llm(model: torch.nn.Module, max_seq_len: int = 256, weights: str | N
     ``kvcache.read``); on the cpu target each step updates it in place.
     """
     _check_target(target)
+    _check_weights(weights)
     model = model.eval()
     spec, adapter = _kv_spec(model)
     layers, kv_heads, head_dim = spec
@@ -426,6 +500,7 @@ def compile_llm(model: torch.nn.Module, max_seq_len: int = 256, weights: str | N
     cache_names = {2 + i: f"layer{i}" for i in range(layers)}
     quant_cache: dict = {}
     exes, plans, irs, kvc_texts = {}, [], {}, {}
+    bound: dict[str, np.ndarray] = {}  # every bound array of both steps, by argument name
     with _hf_attention(model, adapter):
         for fname, t in (("prefill", prefill_len), ("decode", 1)):
             ids = torch.zeros(1, t, dtype=torch.int64)
@@ -444,8 +519,14 @@ def compile_llm(model: torch.nn.Module, max_seq_len: int = 256, weights: str | N
             exes[fname] = exe
             plans.append(plan)
             kvc_texts[fname] = kvc_text
+            for name, array in plan.arrays.items():  # the steps share names (and arrays)
+                if name in bound and bound[name].shape != array.shape:
+                    raise CompileError(f"internal: weight '{name}' is bound with different shapes in prefill "
+                                       "and decode")
+                bound.setdefault(name, array)
     report = _make_report(model, plans, stages, target, weights)
-    return CompiledLLM(exes["prefill"], exes["decode"], spec, max_seq_len, prefill_len, report, irs, kvc_texts)
+    return CompiledLLM(exes["prefill"], exes["decode"], spec, max_seq_len, prefill_len, report, irs, kvc_texts,
+                       weights=bound)
 
 
 class _Prefixed:
@@ -456,8 +537,21 @@ class _Prefixed:
         return self.stages(self.prefix + name, note)
 
 
-def load(path):
-    """Load an artifact written by ``CompiledModule.save``."""
-    from kvc.frontend.artifact import load_compiled
+def _logits_width(exe) -> int | None:
+    """V of the step's logits result [1, T, V] (the in-place runner knows its result
+    shapes); None if the executable does not say."""
+    specs = getattr(exe, "out_specs", None)
+    if specs and specs[0][0]:
+        return int(specs[0][0][-1])
+    return None
 
-    return load_compiled(path)
+
+def load(path):
+    """Load an artifact written by ``CompiledModule.save`` (returns a
+    :class:`CompiledModule`) or ``CompiledLLM.save`` (returns a :class:`CompiledLLM`).
+
+    Weights are memory-mapped read-only; the kvc IR is compiled for the target
+    again (so loading needs kvc's compiler, like compiling)."""
+    from kvc.frontend.artifact import load as load_artifact
+
+    return load_artifact(path)

@@ -131,3 +131,47 @@ def test_hf_llama_greedy_generate_is_exact():
     assert out.tolist() == ref.tolist()
     # HF's own attention implementation is restored after tracing
     assert model.config._attn_implementation != "kvc"
+
+
+def test_llm_save_load_generates_identical_tokens(llama_tied_int4, tmp_path):
+    import json
+    import os
+    import re
+
+    model, llm = llama_tied_int4
+    path = tmp_path / "llm"
+    llm.save(path)
+    names = sorted(os.listdir(path))
+    assert names == ["decode.mlir", "manifest.json", "prefill.mlir", "weights"]
+    files = os.listdir(path / "weights")
+    assert files and all(f.endswith(".npy") for f in files)  # raw arrays, never pickle
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["format"] == "kvc.compiled-llm/1" and manifest["vocab_size"] == model.cfg.vocab_size
+    texts = [(path / f"{e}.mlir").read_text() for e in ("prefill", "decode")]
+    assert texts == [llm.kvc_ir["prefill"], llm.kvc_ir["decode"]]
+    bound = set()
+    for text in texts:
+        assert "dense_resource" not in text and "dense<[" not in text  # no weight data in the IR
+        bound |= set(re.findall(r'kvc\.weight = "([^"]+)"', text))
+    # both steps bind the same arrays: each is stored once
+    assert {w["name"] for w in manifest["weights"]} == bound and len(files) == len(bound)
+    assert any(n.endswith(".codes") for n in bound)
+
+    loaded = kvc.load(path)
+    assert isinstance(loaded, type(llm)) and loaded.vocab_size == llm.vocab_size
+    assert loaded.report().bytes_after == llm.report().bytes_after
+    assert loaded.report().formats == llm.report().formats
+    prompt = torch.randint(0, model.cfg.vocab_size, (1, 9), generator=torch.Generator().manual_seed(21))
+    out = llm.generate(prompt, max_new_tokens=12)
+    assert loaded.generate(prompt, max_new_tokens=12).tolist() == out.tolist()
+    # same code, same arrays: bitwise equal logits; the loaded model has its own caches
+    assert torch.equal(loaded.prefill(prompt), llm.prefill(prompt))
+    assert all(a.ctypes.data != b.ctypes.data for a, b in zip(loaded.caches, llm.caches))
+
+
+def test_step_rejects_out_of_range_token_ids(llama):
+    model, llm = llama
+    with pytest.raises(ValueError, match=r"token id 512 is out of range \[0, 512\)"):
+        llm.step(torch.tensor([[model.cfg.vocab_size]]), 0)
+    with pytest.raises(ValueError, match="token id -1"):
+        llm.step(torch.tensor([[-1]]), 0)

@@ -19,6 +19,8 @@ into function arguments.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -58,7 +60,7 @@ def export(model: torch.nn.Module, example_inputs: tuple, *, recognise_linears: 
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), quiet_treespec_warning():
             ep = torch.export.export(model, tuple(example_inputs), strict=False)
     except Exception as err:  # torch.export's own message says what and where
         raise CompileError(
@@ -71,7 +73,7 @@ def export(model: torch.nn.Module, example_inputs: tuple, *, recognise_linears: 
         _recognise_linears(ep)
     from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 
-    with torch.no_grad():
+    with torch.no_grad(), quiet_treespec_warning():
         ep = ep.run_decompositions(get_decomposition_table())
     # node names change in run_decompositions: the linear -> weight map is derived afterwards
     sig = ep.graph_signature
@@ -107,6 +109,18 @@ def export(model: torch.nn.Module, example_inputs: tuple, *, recognise_linears: 
     _check_supported(ep)
     outputs = [spec.arg.name for spec in sig.output_specs]
     return Captured(ep, inputs, outputs, linear_weights, ep.graph_module.print_readable(print_output=False))
+
+
+@contextlib.contextmanager
+def quiet_treespec_warning():
+    """Silence one known torch 2.13 deprecation warning that torch.export triggers
+    itself (``isinstance(treespec, LeafSpec)``, raised while it deep-copies its
+    module call graph): it is not about the user's code and nothing they can act
+    on. Only that message is filtered, only inside this block."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`?isinstance\(treespec, LeafSpec\)`? is deprecated",
+                                category=FutureWarning)
+        yield
 
 
 def _first_lines(err: Exception, n: int = 6) -> str:

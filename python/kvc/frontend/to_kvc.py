@@ -32,6 +32,7 @@ import torch
 from mlir import ir
 from mlir.dialects import arith, func, linalg, tensor
 
+from kvc.dialects import kvcache, lowbit
 from kvc.frontend.capture import Captured
 from kvc.frontend.errors import CompileError
 from kvc.frontend.torch_bridge import Lowered
@@ -79,10 +80,6 @@ def _callee(op: ir.Operation) -> str | None:
     if op.name != "func.call":
         return None
     return ir.FlatSymbolRefAttr(op.attributes["callee"]).value
-
-
-def cache_type(max_seq: int, heads: int, head_dim: int, element: ir.Type) -> ir.Type:
-    return ir.Type.parse(f'!kvcache.cache<"kv", {max_seq} : i64, array<i64: {heads}, {head_dim}>, {element}, {{}}>')
 
 
 def build(
@@ -202,8 +199,6 @@ class _Rewriter:
         op.erase()
 
     def _quantized_linear(self, x: ir.Value, w: ir.BlockArgument) -> ir.Value:
-        from kvc.dialects import lowbit
-
         name = self.names[w.arg_number]
         if name not in self.quantized_args:
             self.quantized_args[name] = self._quantize_weight(name, w)
@@ -213,7 +208,6 @@ class _Rewriter:
         return mm.output
 
     def _quantize_weight(self, name: str, w: ir.BlockArgument) -> dict:
-        from kvc.dialects import lowbit
         from kvc.formats import unpack_codes
 
         fmt = self.format
@@ -263,22 +257,25 @@ class _Rewriter:
         with ir.InsertionPoint(op), op.location:
             p = tensor.ExtractOp(pos, []).result
             p = arith.IndexCastOp(ir.IndexType.get(), p).result
-            new = ir.Operation.create("kvcache.append", results=[ctype], operands=[cache, p, k, v])
-        op.results[0].replace_all_uses_with(new.results[0])
+            append = kvcache.build_append(cache, p, [k, v])
+        if append.new_cache.type != ctype:
+            raise CompileError(f"internal: kvc.cache_write produced {append.new_cache.type}, expected {ctype}")
+        op.results[0].replace_all_uses_with(append.new_cache)
         op.erase()
 
     def _cache_read(self, op, info) -> None:
         cache = op.operands[0]
         length = info.static[0]
+        if not kvcache.is_cache(cache.type):
+            raise CompileError("kvc.cache_read: the cache must come from kvc.cache_write (a kvcache value)")
         with ir.InsertionPoint(op), op.location:
-            n = arith.ConstantOp(ir.IndexType.get(), length).result
-            read = ir.Operation.create(
-                "kvcache.read",
-                results=[r.type for r in op.results],
-                operands=[cache, n],
-                attributes={"operandSegmentSizes": ir.DenseI32ArrayAttr.get([1, 1, 0])},
-            )
-        for old, new in zip(op.results, read.results):
+            read = kvcache.build_read(cache, length)
+        expected = [r.type for r in op.results]
+        got = [v.type for v in read.outputs]
+        if got != expected:
+            raise CompileError(f"kvc.cache_read: the cache yields {', '.join(map(str, got))} but the graph expects "
+                               f"{', '.join(map(str, expected))}")
+        for old, new in zip(op.results, read.outputs):
             old.replace_all_uses_with(new)
         op.erase()
 
@@ -289,7 +286,7 @@ class _Rewriter:
         shape = list(ty.shape)
         if len(shape) != 4 or shape[0] != 2:
             raise CompileError(f"kvc cache argument must be a [2, S, H, D] tensor (K and V), got {ty}")
-        ctype = cache_type(shape[1], shape[2], shape[3], ty.element_type)
+        ctype = kvcache.cache_type("kv", shape[1], shape[2:], ty.element_type)
         cache.set_type(ctype)
         return ctype
 
@@ -305,7 +302,7 @@ class _Rewriter:
 
 
 def _is_cache(value: ir.Value) -> bool:
-    return str(value.type).startswith("!kvcache.cache")
+    return kvcache.is_cache(value.type)
 
 
 def _bind_weights(fn, plan: WeightPlan, captured: Captured) -> None:
