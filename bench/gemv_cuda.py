@@ -1,0 +1,434 @@
+"""Low-bit GEMV on the GPU, side by side: kvc (every bit width) vs torch fp16
+(cuBLAS via F.linear), bitsandbytes NF4 and gemlite (Triton) at equal bits,
+plus the GPU's measured device-to-device copy bandwidth - all in one process.
+
+    python bench/gemv_cuda.py --prebuild DIR            # here (needs MLIR): write kvc PTX
+    python bench/gemv_cuda.py --prebuilt DIR --out OUT  # on the GPU: measure
+
+Timing: for every method and shape, R copies of all weight buffers (R chosen
+so that R x bytes >= 4 x L2) and of the activations; a CUDA graph of 24
+launches cycling through the copies is replayed 15 times; per-launch time =
+median replay time / 24 (CUDA events). So L2 never holds the weight and
+Python launch overhead is out of the numbers. A second column gives
+triton.testing.do_bench's median (it flushes L2 before every launch).
+
+GB/s = (packed codes + scales [+ zeros, selectors / absmax] + activations +
+outputs) / time - the bytes a launch must move at least. Baselines that do
+not import are skipped with the reason printed. kvc weights here are random
+device words (every bit pattern is a valid code), random fp16 scales: the
+kernels' correctness is checked separately (python -m kvc.targets.cuda.check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES = [(4096, 4096), (8192, 8192), (28672, 8192), (8192, 28672)]
+MS = (1, 4)
+KVC_FORMATS = ["int2", "int3", "int4", "int5", "int6", "int8", "razer4", "e2m1", "uint4"]
+GEMLITE_BITS = (2, 4, 8)
+GROUP = 128
+# kernel variants (warps per block W, chunks in registers ahead D, chunks in L2 ahead P),
+# timed at M = 1 with --tune to pick the defaults of spec.choose_warps
+def tune_variants():
+    out = []
+    for (n, k) in SHAPES:
+        ws = (4, 8, 16) if n * k <= 4096 * 4096 else (4, 8)
+        for f in ("int4", "int2", "int3", "razer4", "int8", "e2m1", "uint4"):
+            for w in ws:
+                out.append((f, n, k, w, 1, 0))
+    return out
+
+
+GRAPH_REPS, REPLAYS = 24, 15
+
+
+def kvc_specs(tune: bool = True):
+    from kvc.targets.cuda.spec import GemvSpec
+
+    specs = [GemvSpec(f, n, k, GROUP) for (n, k) in SHAPES for f in KVC_FORMATS]
+    if tune:
+        specs += [GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p) for (f, n, k, w, d, p) in tune_variants()]
+    return specs
+
+
+# ------------------------------------------------------------------ timing
+def time_graph(fns, torch, reps=GRAPH_REPS, replays=REPLAYS):
+    """Median per-launch seconds of a CUDA graph cycling through ``fns``."""
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for f in fns[:3]:
+            f()  # warm-up outside capture (module load, autotune, workspace)
+    torch.cuda.current_stream().wait_stream(s)
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for i in range(reps):
+            fns[i % len(fns)]()
+    g.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(replays):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        g.replay()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1e-3 / reps)
+    return statistics.median(times)
+
+
+def time_events(fns, torch, reps=GRAPH_REPS, replays=REPLAYS):
+    """Fallback when a method cannot be captured: back-to-back launches."""
+    for f in fns[:3]:
+        f()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(replays):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        for i in range(reps):
+            fns[i % len(fns)]()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1e-3 / reps)
+    return statistics.median(times)
+
+
+def time_cold(fn):
+    try:
+        import triton.testing
+    except ImportError:
+        return None
+    return triton.testing.do_bench(fn, warmup=20, rep=60, return_mode="median") * 1e-3
+
+
+def measure(fns, torch):
+    try:
+        t, how = time_graph(fns, torch), "graph"
+    except Exception as err:  # capture unsupported by this method
+        torch.cuda.synchronize()
+        t, how = time_events(fns, torch), f"events ({type(err).__name__})"
+    return t, how, time_cold(fns[0])
+
+
+def copy_bandwidth(torch, nbytes=2 << 30):
+    a = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda").uniform_()
+    b = torch.empty_like(a)
+    for _ in range(3):
+        b.copy_(a)
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(20):
+        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        e0.record()
+        b.copy_(a)
+        e1.record()
+        e1.synchronize()
+        times.append(e0.elapsed_time(e1) * 1e-3)
+    del a, b
+    torch.cuda.empty_cache()
+    return 2 * nbytes / statistics.median(times)
+
+
+def copies_for(nbytes, l2):
+    return max(1, min(64, math.ceil(4 * l2 / max(nbytes, 1))))
+
+
+# ------------------------------------------------------------------ methods
+# Each returns [(m, (time, how, cold), bytes, extra)] for every m in ms.
+def bench_torch(torch, n, k, ms, l2):
+    import torch.nn.functional as F
+
+    w = torch.randn(n, k, dtype=torch.float16, device="cuda") * 0.02
+    R = copies_for(w.numel() * 2, l2)
+    ws = [w] + [w.clone() for _ in range(R - 1)]
+    res = []
+    for m in ms:
+        xs = [torch.randn(m, k, dtype=torch.float16, device="cuda") for _ in range(R)]
+        fns = [(lambda i=i: F.linear(xs[i], ws[i])) for i in range(R)]
+        res.append((m, measure(fns, torch), 2 * n * k + 2 * m * k + 2 * m * n, None))
+    return res
+
+
+def bench_bnb(torch, n, k, ms, l2):
+    import bitsandbytes as bnb
+    import bitsandbytes.functional as BF
+
+    w = torch.randn(n, k, dtype=torch.float16, device="cuda") * 0.02
+    wq, st = BF.quantize_4bit(w, blocksize=64, quant_type="nf4")
+    del w
+    nbytes = wq.numel() * wq.element_size() + st.absmax.numel() * st.absmax.element_size()
+    R = copies_for(nbytes, l2)
+    qs = []
+    for _ in range(R):
+        s2 = copy.copy(st)
+        s2.absmax = st.absmax.clone()
+        qs.append((wq.clone(), s2))
+    res = []
+    for m in ms:
+        xs = [torch.randn(m, k, dtype=torch.float16, device="cuda") for _ in range(R)]
+        fns = [(lambda i=i: bnb.matmul_4bit(xs[i], qs[i][0], qs[i][1])) for i in range(R)]
+        ref = xs[0].float() @ BF.dequantize_4bit(qs[0][0], qs[0][1]).float().T
+        err = float((fns[0]().float() - ref).norm() / ref.norm())
+        res.append((m, measure(fns, torch), nbytes + 2 * m * k + 2 * m * n, {"rel_err_vs_dequant": round(err, 6)}))
+    return res
+
+
+def bench_gemlite(torch, n, k, ms, l2, bits):
+    from gemlite import DType, GemLiteLinear
+
+    g = GROUP
+    R = copies_for(n * k * bits // 8, l2)
+    layers = []
+    for _ in range(R):
+        wq = torch.randint(0, 2 ** bits, (n, k), dtype=torch.uint8, device="cuda")
+        sc = (torch.rand(n, k // g, device="cuda") * 0.01 + 0.001).half()
+        zr = torch.full((n, k // g), (2 ** bits - 1) / 2, device="cuda").half()
+        lay = GemLiteLinear(bits, group_size=g, in_features=k, out_features=n,
+                            input_dtype=DType.FP16, output_dtype=DType.FP16)
+        lay.pack(wq, sc, zr, None)
+        layers.append(lay)
+    nbytes = n * k * bits // 8 + 2 * 2 * n * (k // g)
+    res = []
+    for m in ms:
+        xs = [torch.randn(m, k, dtype=torch.float16, device="cuda") for _ in range(R)]
+        fns = [(lambda i=i: layers[i](xs[i])) for i in range(R)]
+        res.append((m, measure(fns, torch), nbytes + 2 * m * k + 2 * m * n, None))
+    return res
+
+
+def kvc_random_linear(torch, spec, variants):
+    """A CudaLinear whose device buffers are random words (every bit pattern is a
+    valid code) and random fp16 scales in [1e-3, 1e-2], made on the GPU."""
+    from kvc.targets.cuda.linear import CudaLinear
+
+    def words(n):
+        return torch.randint(-2 ** 31, 2 ** 31 - 1, (n,), dtype=torch.int32, device="cuda")
+
+    def halves(lo, hi):
+        v = (torch.rand(spec.scale_words, 2, device="cuda") * (hi - lo) + lo).half()
+        return v.view(torch.int32).reshape(-1).contiguous()
+
+    dev = {"w": words(spec.weight_vecs * 4), "scales": halves(1e-3, 1e-2)}
+    if spec.info.affine:
+        dev["zeros"] = halves(0.0, 2 ** spec.bits - 1)
+    if spec.info.has_meta:
+        dev["meta"] = words(spec.meta_words)
+    lin = CudaLinear(variants[0][0], {}, variants[0][1], variants=variants)
+    lin._dev[str(torch.device("cuda", torch.cuda.current_device()))] = dev
+    return lin
+
+
+def bench_kvc(torch, spec, ms, l2):
+    from kvc.targets.cuda.linear import ptx_for, variant_specs
+
+    variants = [(vs, ptx_for(vs)) for vs in variant_specs(spec)]
+    R = copies_for(spec.weight_vecs * 16 + spec.scale_words * 4 * (2 if spec.info.affine else 1), l2)
+    lins = [kvc_random_linear(torch, spec, variants) for _ in range(R)]
+    attrs = lins[0].kernel_attributes()  # also makes the runtime pick its variant
+    for lin in lins[1:]:
+        lin._chosen.update(lins[0]._chosen)
+    extra = {"regs": attrs["num_regs"], "local": attrs["local_size_bytes"], "kernel": attrs["kernel"],
+             "warps": attrs["warps"]}
+    res = []
+    for m in ms:
+        xs = [torch.randn(m, spec.k, dtype=torch.float16, device="cuda") for _ in range(R)]
+        outs = [torch.empty(m, spec.n, dtype=torch.float16, device="cuda") for _ in range(R)]
+        fns = [(lambda i=i: lins[i](xs[i], out=outs[i])) for i in range(R)]
+        res.append((m, measure(fns, torch), spec.bytes_moved(m), extra))
+    return res
+
+
+# ------------------------------------------------------------------ main
+def run(args):
+    import torch
+
+    if args.prebuilt:
+        from kvc.targets.cuda.linear import add_prebuilt
+
+        add_prebuilt(args.prebuilt)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    props = torch.cuda.get_device_properties(0)
+    l2 = getattr(props, "L2_cache_size", 50 << 20)
+    info = {"device": props.name, "sms": props.multi_processor_count, "l2_bytes": l2,
+            "torch": torch.__version__, "python": sys.version.split()[0]}
+    from kvc.runtime.cuda import driver
+
+    info["driver_version"] = driver().version()
+    print("device:", json.dumps(info))
+    bw = copy_bandwidth(torch)
+    info["copy_GBps"] = bw / 1e9
+    print(f"device-to-device copy: {bw / 1e9:.0f} GB/s (read + write)")
+    rows = []
+    avail = {}
+    for name, mod in (("bitsandbytes", "bitsandbytes"), ("gemlite", "gemlite")):
+        try:
+            __import__(mod)
+            avail[name] = None
+        except Exception as err:
+            avail[name] = f"{type(err).__name__}: {err}"
+            print(f"SKIP {name}: cannot import ({avail[name]})")
+    shapes = SHAPES if not args.quick else SHAPES[:2]
+
+    def add(method, bits, n, k, m, res, nbytes, extra=None):
+        (t, how, cold) = res
+        r = {"method": method, "bits": bits, "n": n, "k": k, "m": m, "us": t * 1e6, "timing": how,
+             "cold_us": None if cold is None else cold * 1e6, "bytes": nbytes, "GBps": nbytes / t / 1e9,
+             "copy_frac": nbytes / t / bw}
+        r.update(extra or {})
+        rows.append(r)
+        print(f"  {method:14s} {n:6d}x{k:<6d} m={m} {t * 1e6:8.1f} us  {nbytes / t / 1e9:7.0f} GB/s"
+              f"  ({100 * nbytes / t / bw:3.0f}% of copy)  cold {('%.1f' % (cold * 1e6)) if cold else '-'} us"
+              + (f"  {extra}" if extra else ""), flush=True)
+
+    from kvc.targets.cuda.spec import GemvSpec
+
+    def add_all(method, bits, n, k, results):
+        for (m, res, nbytes, extra) in results:
+            add(method, bits, n, k, m, res, nbytes, extra)
+
+    if args.tune:
+        print("== tuning variants (W warps per block, D chunks in registers ahead, P in L2 ahead), M = 1 ==")
+        for (f, n, k, w, d, p) in tune_variants():
+            spec = GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p)
+            add_all(f"tune:{f}:w{w}d{d}p{p}", spec.bits, n, k, bench_kvc(torch, spec, (1,), l2))
+            torch.cuda.empty_cache()
+        (out / "gemv_cuda_tune.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
+        if args.tune_only:
+            summarize(info, rows, out)
+            return
+    def save():
+        (out / "gemv_cuda.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
+
+    for (n, k) in shapes:
+        print(f"== {n} x {k} ==")
+        add_all("torch-fp16", 16, n, k, bench_torch(torch, n, k, MS, l2))
+        torch.cuda.empty_cache()
+        if avail["bitsandbytes"] is None:
+            try:
+                add_all("bnb-nf4", 4, n, k, bench_bnb(torch, n, k, MS, l2))
+            except Exception as e:
+                print(f"  SKIP bnb-nf4 {n}x{k}: {type(e).__name__}: {str(e)[:300]}")
+            torch.cuda.empty_cache()
+        for f in KVC_FORMATS:
+            spec = GemvSpec(f, n, k, GROUP)
+            add_all(f"kvc-{f}", spec.bits, n, k, bench_kvc(torch, spec, MS, l2))
+            torch.cuda.empty_cache()
+        save()
+    # gemlite last: shapes missing from its tuned-config cache trigger Triton autotuning
+    if avail["gemlite"] is None:
+        t_start = time.time()
+        for (n, k) in shapes:
+            for bits in GEMLITE_BITS:
+                if time.time() - t_start > args.gemlite_budget:
+                    print(f"  SKIP gemlite {bits}-bit {n}x{k}: over the {args.gemlite_budget:.0f}s budget "
+                          "for gemlite setup/autotuning in this run")
+                    continue
+                try:
+                    t0 = time.time()
+                    add_all(f"gemlite-{bits}b", bits, n, k, bench_gemlite(torch, n, k, MS, l2, bits))
+                    print(f"    (gemlite {bits}-bit {n}x{k}: {time.time() - t0:.0f}s incl. autotune)")
+                except Exception as e:
+                    print(f"  SKIP gemlite {bits}-bit {n}x{k}: {type(e).__name__}: {str(e)[:300]}")
+                torch.cuda.empty_cache()
+            save()
+    save()
+    summarize(info, rows, out)
+
+
+def summarize(info, rows, out):
+    bw = info["copy_GBps"] * 1e9
+
+    def get(method, n, k, m):
+        for r in rows:
+            if r["method"] == method and (r["n"], r["k"], r["m"]) == (n, k, m):
+                return r
+        return None
+
+    lines = [f"# GEMV on {info['device']} (copy bandwidth {info['copy_GBps']:.0f} GB/s), fp16 activations, group {GROUP}",
+             "",
+             "| N x K | M | method | us | GB/s | % copy | x fp16 | x bnb-nf4 | x gemlite (same bits) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for (n, k) in SHAPES:
+        for m in MS:
+            t16 = get("torch-fp16", n, k, m)
+            bnbr = get("bnb-nf4", n, k, m)
+            for r in rows:
+                if (r["n"], r["k"], r["m"]) != (n, k, m) or r["method"].startswith("tune:"):
+                    continue
+                gl = get(f"gemlite-{r['bits']}b", n, k, m) if r["method"].startswith("kvc") else None
+                f = lambda ref: f"{ref['us'] / r['us']:.2f}" if ref else "-"
+                lines.append(f"| {n}x{k} | {m} | {r['method']} | {r['us']:.1f} | {r['GBps']:.0f} | "
+                             f"{100 * r['GBps'] * 1e9 / bw:.0f} | {f(t16)} | {f(bnbr)} | {f(gl)} |")
+    tune = [r for r in rows if r["method"].startswith("tune:")]
+    if tune:
+        lines += ["", "| tuning variant | N x K | us | GB/s | regs | local bytes |", "| --- | --- | --- | --- | --- | --- |"]
+        for r in tune:
+            lines.append(f"| {r['method']} | {r['n']}x{r['k']} | {r['us']:.1f} | {r['GBps']:.0f} | {r.get('regs')} | {r.get('local')} |")
+    text = "\n".join(lines)
+    (out / "gemv_cuda.md").write_text(text + "\n")
+    print(text)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception as err:
+        print(f"no plot: matplotlib unavailable ({err})")
+        return
+    fig, axes = plt.subplots(1, len(SHAPES), figsize=(5 * len(SHAPES), 4), sharey=True)
+    for ax, (n, k) in zip(axes, SHAPES):
+        sel = [r for r in rows if (r["n"], r["k"], r["m"]) == (n, k, 1) and not r["method"].startswith("tune:")]
+        ax.bar([r["method"] for r in sel], [r["GBps"] for r in sel],
+               color=["tab:blue" if r["method"].startswith("kvc") else "tab:gray" for r in sel])
+        ax.axhline(info["copy_GBps"], color="red", ls="--", label="copy bandwidth")
+        ax.set_title(f"{n}x{k}, M=1")
+        ax.tick_params(axis="x", rotation=90)
+    axes[0].set_ylabel("achieved GB/s (bytes that must move / time)")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(out / "gemv_cuda.png", dpi=110)
+    print(f"plot: {out / 'gemv_cuda.png'}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prebuild", metavar="DIR", help="generate kvc PTX for every benchmarked kernel (needs MLIR)")
+    ap.add_argument("--prebuilt", metavar="DIR", help="read kvc PTX from DIR (GPU machine without MLIR)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "out"), help="where the JSON, table and plot go")
+    ap.add_argument("--quick", action="store_true", help="only the two smaller shapes")
+    ap.add_argument("--tune", action="store_true", help="also time kernel variants (warps, depth, L2 prefetch)")
+    ap.add_argument("--tune-only", action="store_true", help="with --tune: stop after the variants")
+    ap.add_argument("--gemlite-budget", type=float, default=150.0,
+                    help="seconds allowed for gemlite setup + autotuning before its remaining shapes are skipped")
+    args = ap.parse_args(argv)
+    if args.prebuild:
+        from kvc.targets.cuda.linear import write_prebuilt
+
+        t = time.time()
+        specs = write_prebuilt(args.prebuild, kvc_specs(tune=True))
+        print(f"wrote PTX for {len(specs)} kernels into {args.prebuild} ({time.time() - t:.0f}s)")
+        return 0
+    from kvc.runtime.cuda import available
+
+    ok, why = available()
+    if not ok:
+        print(f"SKIP benchmark: no usable GPU ({why})")
+        return 0
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""GPU correctness check of the cuda target (run where there is a GPU).
+
+    python -m kvc.targets.cuda.check --prebuild DIR   # here: write the PTX it needs
+    python -m kvc.targets.cuda.check --prebuilt DIR   # on the GPU: run every case
+
+Every format family (int2..8, uint, bipolar2..8, e2m1 / e3m2 / e2m3 / e4m3,
+razer4), fp16 and bf16 activations, N odd, K not a multiple of the 256-wide
+chunk (and odd K), group sizes 32 / 64 / 128 / 512 / whole-row, bias, M from
+1 to 11 (two launches). Weights and activations are fresh seeded random
+draws; the reference is ``x @ dequant(W)^T`` in float64 from the canonical
+kvc.formats tensor (independent of the device re-layout). Outputs are
+poisoned with NaN before each launch; every element must be written.
+
+Pass criterion: ``||y - ref|| / ||ref|| <= 1e-3`` for float32 and float16
+outputs (the kernel's own error is ~1e-6: exact fp16 products, fp32
+accumulation; fp16 output rounding adds <= 2^-11 relative per element),
+and <= 1e-2 for bfloat16 outputs (bf16 rounding alone is up to 2^-8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+
+import numpy as np
+
+from .spec import GemvSpec
+
+FORMATS = (
+    ["int2", "int3", "int4", "int5", "int6", "int8", "uint2", "uint3", "uint4", "uint8"]
+    + [f"bipolar{b}" for b in range(2, 9)]
+    + ["e2m1", "e3m2", "e2m3", "e4m3", "razer4"]
+)
+TOL = {"float32": 1e-3, "float16": 1e-3, "bfloat16": 1e-2}
+
+
+def cases() -> list[tuple[GemvSpec, tuple[int, ...]]]:
+    """(spec, Ms) of every check."""
+    out = []
+    for i, f in enumerate(FORMATS):
+        out.append((GemvSpec(f, 1031, 4160, 128, act="float16", out="float32"), (1, 5, 8)))
+        out.append((GemvSpec(f, 257, 1000, 64, act="bfloat16", out="float32", bias=True), (1, 4, 11)))
+        out.append((GemvSpec(f, 33, 520, 32, act="float16", out="float16"), (2, 8)))
+        if i % 3 == 0:
+            out.append((GemvSpec(f, 70, 999, 999, act="float16", out="float32"), (1, 3)))
+        if i % 4 == 1:
+            out.append((GemvSpec(f, 300, 2304, 512, act="bfloat16", out="bfloat16", bias=True), (1, 6)))
+    # the benchmark's kernel configuration on a large shape, both dtypes
+    out.append((GemvSpec("int4", 4096, 4096, 128, act="float16", out="float16"), (1, 4)))
+    out.append((GemvSpec("razer4", 4096, 4096, 128, act="bfloat16", out="float32"), (1, 4)))
+    return out
+
+
+def _act_round(x: np.ndarray, act: str) -> np.ndarray:
+    if act == "float16":
+        return x.astype(np.float16).astype(np.float64)
+    b = x.astype(np.float32).view(np.uint32)
+    b = (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return b.view(np.float32).astype(np.float64)
+
+
+def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
+    import torch
+
+    from kvc import formats
+
+    from .linear import add_prebuilt, compile_quantized
+
+    if prebuilt:
+        add_prebuilt(prebuilt)
+    rng = np.random.default_rng(seed)
+    results = []
+    for spec, ms in cases():
+        t0 = time.time()
+        w = rng.standard_normal((spec.n, spec.k)).astype(np.float32) * rng.uniform(0.5, 2.0)
+        qt = formats.get(spec.fmt).quantize(w, group_size=spec.group_size)
+        bias = rng.standard_normal(spec.n).astype(np.float32) if spec.bias else None
+        lin = compile_quantized(qt, bias=bias, act=spec.act, out=spec.out, arch=spec.arch)
+        assert dataclasses.replace(lin.spec, warps=0) == spec, (lin.spec, spec)
+        wref = qt.dequantize().astype(np.float64)
+        dev_key = str(torch.device("cuda", torch.cuda.current_device()))
+        chosen = lin.kernel_for()[0].nwarps
+        n0 = len(results)
+        for variant in lin.variants:  # every compiled variant, not only the one the runtime picks
+            lin._chosen[dev_key] = variant
+            vs = variant[0]
+            for m in ms:
+                x = _act_round(rng.standard_normal((m, spec.k)), spec.act)
+                ref = x @ wref.T + (0.0 if bias is None else bias.astype(np.float64))
+                xt = torch.from_numpy(x).to(getattr(torch, spec.act)).cuda()
+                y = torch.full((m, spec.n), float("nan"), dtype=getattr(torch, spec.out), device="cuda")
+                lin(xt, out=y)
+                torch.cuda.synchronize()
+                yn = y.double().cpu().numpy()
+                written = bool(np.all(np.isfinite(yn)))
+                err = float(np.linalg.norm(np.nan_to_num(yn, nan=1e30) - ref) / np.linalg.norm(ref))
+                ok = written and err <= TOL[spec.out]
+                r = {"format": spec.fmt, "n": spec.n, "k": spec.k, "group": spec.group_size, "act": spec.act,
+                     "out": spec.out, "bias": spec.bias, "m": m, "rel_err": err, "all_written": written, "ok": ok,
+                     "kernel": vs.name, "warps": vs.nwarps, "runtime_choice": vs.nwarps == chosen}
+                results.append(r)
+                if not ok:
+                    log(f"FAIL {vs.name} m={m}: rel_err={err:.3e} written={written}")
+        mine = results[n0:]
+        log(f"{'ok  ' if all(r['ok'] for r in mine) else 'FAIL'} {spec.fmt:9s} N={spec.n:5d} "
+            f"K={spec.k:5d} g={spec.group_size:4d} {spec.act:8s}->{spec.out:8s} bias={int(spec.bias)} "
+            f"warps={'/'.join(str(v[0].nwarps) for v in lin.variants)} (runtime picks {chosen}) "
+            f"max_err={max(r['rel_err'] for r in mine):.2e} ({time.time() - t0:.1f}s)")
+    return results
+
+
+def run_model_check(bundle: str, log=print) -> dict:
+    """Load a saved CudaModel artifact (compiled elsewhere) and compare it with eager
+    torch on the dequantized weights stored beside it (float64 reference)."""
+    import torch
+    import torch.nn.functional as F
+    from pathlib import Path
+
+    from .linear import load
+
+    b = Path(bundle)
+    model = load(b / "artifact")
+    meta = json.loads((b / "reference.json").read_text())
+    x = np.load(b / "x.npy", allow_pickle=False)
+    h = torch.from_numpy(x.astype(np.float64))
+    for i, layer in enumerate(meta["layers"]):
+        if layer["type"] == "linear":
+            w = torch.from_numpy(np.load(b / f"w{i}.npy", allow_pickle=False).astype(np.float64))
+            h = h @ w.T
+            if layer["bias"]:
+                h = h + torch.from_numpy(np.load(b / f"b{i}.npy", allow_pickle=False).astype(np.float64))
+            h = h.to(getattr(torch, model.act)).double()  # the model rounds activations between layers
+        else:
+            h = {"relu": F.relu, "gelu": F.gelu, "silu": F.silu}[layer["op"]](h)
+    ref = h.numpy()
+    y = model(torch.from_numpy(x).cuda()).double().cpu().numpy()
+    err = float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
+    ok = bool(np.all(np.isfinite(y))) and err <= 1e-2
+    log(f"{'ok  ' if ok else 'FAIL'} model artifact {model}: rel_err={err:.2e} (fp16 activations between layers)")
+    return {"model": repr(model), "rel_err": err, "ok": ok}
+
+
+def prepare_model_bundle(path: str, seed: int = 7) -> None:
+    """Compile a small nn.Sequential here and save the artifact + reference data."""
+    import torch
+    from pathlib import Path
+
+    from kvc import formats
+
+    from .linear import compile_linears
+
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(512, 1024), torch.nn.GELU(), torch.nn.Linear(1024, 768),
+                                torch.nn.SiLU(), torch.nn.Linear(768, 250, bias=False))
+    cm = compile_linears(model, weights="razer4:g128")
+    b = Path(path)
+    cm.save(b / "artifact")
+    layers = []
+    for i, m in enumerate(model):
+        if isinstance(m, torch.nn.Linear):
+            qt = formats.get("razer4").quantize(m.weight.detach().numpy(), group_size=128)
+            np.save(b / f"w{i}.npy", qt.dequantize().astype(np.float32), allow_pickle=False)
+            if m.bias is not None:
+                np.save(b / f"b{i}.npy", m.bias.detach().numpy().astype(np.float32), allow_pickle=False)
+            layers.append({"type": "linear", "bias": m.bias is not None})
+        else:
+            layers.append({"type": "act", "op": {"GELU": "gelu", "SiLU": "silu", "ReLU": "relu"}[type(m).__name__]})
+    rng = np.random.default_rng(seed)
+    np.save(b / "x.npy", rng.standard_normal((5, 512)).astype(np.float16), allow_pickle=False)
+    (b / "reference.json").write_text(json.dumps({"layers": layers}))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m kvc.targets.cuda.check", description=__doc__.splitlines()[0])
+    ap.add_argument("--prebuild", metavar="DIR", help="generate the PTX of every case into DIR (needs MLIR)")
+    ap.add_argument("--prebuilt", metavar="DIR", help="run on the GPU with PTX from DIR")
+    ap.add_argument("--json", metavar="FILE", help="write every result here")
+    args = ap.parse_args(argv)
+    if args.prebuild:
+        from pathlib import Path
+
+        from .linear import write_prebuilt
+
+        specs = [s for s, _ in cases()]
+        write_prebuilt(args.prebuild, specs)
+        prepare_model_bundle(str(Path(args.prebuild) / "model_bundle"))
+        print(f"wrote PTX for {len(specs)} check kernels + a model bundle into {args.prebuild}")
+        return 0
+    from kvc.runtime.cuda import available
+
+    ok, why = available()
+    if not ok:
+        print(f"SKIP: no usable GPU: {why}")
+        return 0
+    results = run_checks(args.prebuilt)
+    model = None
+    if args.prebuilt:
+        from pathlib import Path
+
+        bundle = Path(args.prebuilt) / "model_bundle"
+        if bundle.is_dir():
+            model = run_model_check(str(bundle))
+    n_bad = sum(not r["ok"] for r in results) + (0 if model is None or model["ok"] else 1)
+    worst = max(results, key=lambda r: r["rel_err"])
+    print(f"SUMMARY: {len(results)} launches over {len({r['kernel'] for r in results})} kernels, "
+          f"{n_bad} failed; worst rel_err {worst['rel_err']:.2e} ({worst['kernel']}, m={worst['m']})")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"results": results, "model": model}, fh, indent=1)
+    return 1 if n_bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

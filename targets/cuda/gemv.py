@@ -1,0 +1,568 @@
+"""MLIR kernel generator for low-bit GEMV / skinny GEMM (M = 1..8) on NVIDIA GPUs.
+
+:func:`generate` returns the text of a ``gpu.module`` (inside a
+``builtin.module`` with ``gpu.container_module``) holding one
+``gpu.func ... kernel`` written with upstream dialects only: ``gpu``
+(thread / block ids, shuffle-free block reduction through workgroup memory,
+barrier), ``memref`` + ``vector`` (16-byte global loads), ``arith`` (bit
+manipulation, index math), ``scf`` (the split-K loop with a one-chunk-ahead
+prefetch, masked tails), ``llvm`` (half2 fma / bitcasts) and ``nvvm``
+(``prmt`` byte permutes, ``mma.sync.m16n8k16``). :mod:`lower` turns it into
+PTX through upstream NVVM (``gpu-module-to-binary{format=isa}``).
+
+The kernel (one block per tile of 16 output rows, ``W`` warps split K)::
+
+    for each chunk c of 256 k owned by this warp (c = warp, warp+W, ...):
+        prefetch chunk c+W (bits x 16-byte loads per thread, scale words)
+        decode 64 pairs of codes into f16x2 A fragments          (decode.py)
+        per step s (64 k): load the x fragment (two 16-byte loads)
+            per MMA j: C_g = mma(A_sj, B_sj, C_g)    (+ ones-MMA for zero points)
+            at the end of each group g: acc += scale_g * C_g  (- scale*zero*X_g)
+    block reduction of acc over warps through shared memory, + bias, store y
+
+Dequantization happens only in registers; the dequantized weight never
+exists in memory. Everything is fp32-accumulated; fp16 products inside the
+MMA are exact (every decoded value and activation is an fp16 number).
+"""
+
+from __future__ import annotations
+
+from .decode import plan_for, razer_t2
+from .layout import pair_coords
+from .spec import CHUNK_K, LANES, MAX_M, MMA_K, STEP_K, TILE_N, GemvSpec
+
+_ELEM = {"float16": "f16", "bfloat16": "bf16", "float32": "f32"}
+_FEATURES = {"sm_80": "+ptx78", "sm_86": "+ptx78", "sm_89": "+ptx78", "sm_90": "+ptx80"}
+_MMA_TYPE = "!llvm.struct<(f32, f32, f32, f32)>"
+_V4 = "!llvm.struct<(i32, i32, i32, i32)>"  # one 16-byte load
+
+
+class _Body:
+    """Append-only SSA text builder. Constants go to the function entry so
+    that every nested region can use them."""
+
+    def __init__(self):
+        self.consts: list[str] = []
+        self.lines: list[str] = []
+        self.depth = 1
+        self._n = 0
+        self._cache: dict[tuple, str] = {}
+
+    def fresh(self, hint="v") -> str:
+        self._n += 1
+        return f"%{hint}{self._n}"
+
+    def emit(self, rhs: str, hint="v") -> str:
+        name = self.fresh(hint)
+        self.lines.append("  " * self.depth + f"{name} = {rhs}")
+        return name
+
+    def emit_n(self, n: int, rhs: str, hint="r") -> list[str]:
+        name = self.fresh(hint)
+        self.lines.append("  " * self.depth + f"{name}:{n} = {rhs}")
+        return [f"{name}#{i}" for i in range(n)]
+
+    def stmt(self, text: str):
+        self.lines.append("  " * self.depth + text)
+
+    def const(self, value, ty: str) -> str:
+        key = ("c", value, ty)
+        if key not in self._cache:
+            name = self.fresh("c")
+            if ty in ("f32", "f16", "bf16"):
+                lit = repr(float(value))
+            else:
+                lit = str(int(value))
+            self.consts.append(f"    {name} = arith.constant {lit} : {ty}")
+            self._cache[key] = name
+        return self._cache[key]
+
+    def i32(self, v: int) -> str:
+        v &= 0xFFFFFFFF
+        if v >= 1 << 31:
+            v -= 1 << 32
+        return self.const(v, "i32")
+
+    def idx(self, v: int) -> str:
+        return self.const(v, "index")
+
+    def opaque(self, v: int) -> str:
+        """An i32 equal to ``v`` that neither LLVM nor ptxas can see through
+        (``v ^ (m >> 31)`` with the launch argument m in 1..8). Decode masks,
+        magic numbers and permute tables held this way live in registers, so
+        ptxas fuses ``(w & mask) | magic`` into one 3-register LOP3 and stops
+        rematerializing table constants; computed once at kernel entry."""
+        key = ("opaque", v & 0xFFFFFFFF)
+        if key not in self._cache:
+            z = self.cached(("rt_zero",), lambda: self.emit(f"arith.shrui %m, {self.i32(31)} : i32", "z"))
+            c = self.i32(v)
+            self._cache[key] = self.cached(("opq", v & 0xFFFFFFFF), lambda: self.emit(f"arith.xori {c}, {z} : i32", "o"))
+        return self._cache[key]
+
+    def cached(self, key, make) -> str:
+        if key not in self._cache:
+            lines, self.lines = self.lines, []
+            depth, self.depth = self.depth, 1
+            name = make()
+            self.consts.extend("  " + ln for ln in self.lines)
+            self.lines, self.depth = lines, depth
+            self._cache[key] = name
+        return self._cache[key]
+
+    def vec2(self, bits: int, ty: str) -> str:
+        """A constant vector<2xty> given as its 32-bit pattern."""
+        c = self.i32(bits)
+        return self.cached(("v2", bits, ty), lambda: self.emit(f"llvm.bitcast {c} : i32 to vector<2x{ty}>", "k"))
+
+
+class _MlirBackend:
+    """decode.py backend: emits arith / nvvm / llvm ops on i32 values."""
+
+    def __init__(self, b: _Body):
+        self.b = b
+
+    def const(self, c):
+        return self.b.opaque(c)
+
+    def shr(self, v, s):
+        return self.b.emit(f"arith.shrui {v}, {self.b.i32(s)} : i32")
+
+    def shl(self, v, s):
+        return self.b.emit(f"arith.shli {v}, {self.b.i32(s)} : i32")
+
+    def shr_dyn(self, v, s):
+        return self.b.emit(f"arith.shrui {v}, {s} : i32")
+
+    def andc(self, v, c):
+        return self.b.emit(f"arith.andi {v}, {self.b.opaque(c)} : i32")
+
+    def or_(self, a, c):
+        return self.b.emit(f"arith.ori {a}, {c} : i32")
+
+    def orc(self, v, c):
+        return self.b.emit(f"arith.ori {v}, {self.b.opaque(c)} : i32")
+
+    def select_bits(self, a, c, m):
+        nm = self.b.emit(f"arith.xori {m}, {self.b.i32(-1)} : i32")
+        x = self.b.emit(f"arith.andi {a}, {nm} : i32")
+        y = self.b.emit(f"arith.andi {c}, {m} : i32")
+        return self.b.emit(f"arith.ori {x}, {y} : i32")
+
+    def prmt(self, a, c, sel):
+        # assembly order: selector first, then the low and high source words
+        return self.b.emit(f"nvvm.prmt #nvvm.permute_mode<default> {sel}, {a}, {c} : i32", "p")
+
+    def _h2(self, v):
+        return self.b.emit(f"llvm.bitcast {v} : i32 to vector<2xf16>", "h")
+
+    def _i(self, v, ty="f16"):
+        return self.b.emit(f"llvm.bitcast {v} : vector<2x{ty}> to i32")
+
+    def hfma2c(self, v, a, c):
+        h = self._h2(v)
+        r = self.b.emit(
+            f"llvm.intr.fma({h}, {self.b.vec2(a, 'f16')}, {self.b.vec2(c, 'f16')}) : "
+            "(vector<2xf16>, vector<2xf16>, vector<2xf16>) -> vector<2xf16>", "h")
+        return self._i(r)
+
+    def hmul2c(self, v, a):
+        h = self._h2(v)
+        r = self.b.emit(f"arith.mulf {h}, {self.b.vec2(a, 'f16')} : vector<2xf16>", "h")
+        return self._i(r)
+
+    def f16x2_to_bf16x2(self, v):
+        h = self._h2(v)
+        f = self.b.emit(f"arith.extf {h} : vector<2xf16> to vector<2xf32>")
+        t = self.b.emit(f"arith.truncf {f} : vector<2xf32> to vector<2xbf16>")
+        return self._i(t, "bf16")
+
+
+class _Kernel:
+    def __init__(self, spec: GemvSpec):
+        self.spec = spec
+        self.info = spec.info
+        self.plan = plan_for(self.info)
+        self.b = _Body()
+        self.be = _MlirBackend(self.b)
+        self.act = _ELEM[spec.act]
+        self.out = _ELEM[spec.out]
+        self.W = spec.nwarps
+        g = spec.eff_group
+        self.groups_per_chunk = max(1, CHUNK_K // g)
+
+    # ----------------------------------------------------------------- helpers
+    def ix(self, op, a, c):
+        return self.b.emit(f"arith.{op} {a}, {c} : index", "i")
+
+    def ixc(self, op, a, v: int):
+        return self.ix(op, a, self.b.idx(v))
+
+    def local_group(self, s: int, j: int) -> int:
+        if self.groups_per_chunk == 1:
+            return 0
+        return (STEP_K * s + MMA_K * j) // self.spec.eff_group
+
+    # ------------------------------------------------------------------ loads
+    def stream_load(self, ptr: str, idx, vec: bool) -> str:
+        """A load of streamed data (weights, scales) as an opaque inline-PTX
+        ``ld.global.nc.L1::no_allocate``: LLVM cannot fold it into a later use
+        (which would undo the prefetch) and L1 keeps its room for the activations."""
+        b = self.b
+        i = b.emit(f"arith.index_cast {idx} : index to i32")
+        ety = "vector<4xi32>" if vec else "i32"
+        p = b.emit(f"llvm.getelementptr {ptr}[{i}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, {ety}", "p")
+        if vec:
+            return b.emit(
+                'llvm.inline_asm "ld.global.nc.L1::no_allocate.v4.u32 {$0, $1, $2, $3}, [$4];", '
+                f'"=r,=r,=r,=r,l" {p} : (!llvm.ptr<1>) -> {_V4}', "w")
+        return b.emit(f'llvm.inline_asm "ld.global.nc.L1::no_allocate.u32 $0, [$1];", "=r,l" {p} : '
+                      "(!llvm.ptr<1>) -> i32", "s")
+
+    def load_chunk(self, c) -> list[str]:
+        """Everything a chunk needs from memory, issued together (prefetch)."""
+        sp, b = self.spec, self.b
+        vals = []
+        base = self.ix("addi", self.wlane, self.ixc("muli", c, sp.bits * LANES))
+        for l in range(sp.bits):
+            i = self.ixc("addi", base, l * LANES) if l else base
+            vals.append(self.stream_load("%w", i, True))
+        if self.groups_per_chunk > 1:
+            g0 = self.ixc("muli", c, self.groups_per_chunk)
+        elif sp.single_group:
+            g0 = b.idx(0)
+        else:
+            g0 = self.ixc("divui", c, sp.eff_group // CHUNK_K)
+        for gi in range(self.groups_per_chunk):
+            grp = self.ixc("addi", g0, gi) if gi else g0
+            si = self.ix("addi", self.sbase, self.ixc("muli", grp, 8))
+            vals.append(self.stream_load("%scales", si, False))
+            if self.info.affine:
+                vals.append(self.stream_load("%zeros", si, False))
+            if self.info.has_meta:
+                vals.append(self.stream_load("%meta", self.ix("addi", self.mbase, grp), False))
+        return vals
+
+    def prefetch_chunk(self, c) -> None:
+        """``prefetch.global.L2`` of chunk c's weight bytes (``bits`` x 512 B, one
+        128-byte line per lane) and its scale record: DRAM latency overlaps the
+        work of the chunks before it, and these take no registers, so nothing
+        pushes the compiler to sink them."""
+        sp, b = self.spec, self.b
+        base = self.ix("addi", self.wchunk0, self.ixc("muli", c, sp.bits * LANES))
+        vi = self.ix("addi", base, self.pf_lane)
+        self._prefetch("%w", vi, "vector<4xi32>")
+        if self.groups_per_chunk > 1:
+            g0 = self.ixc("muli", c, self.groups_per_chunk)
+        elif sp.single_group:
+            g0 = b.idx(0)
+        else:
+            g0 = self.ixc("divui", c, sp.eff_group // CHUNK_K)
+        self._prefetch("%scales", self.ix("addi", self.sbase, self.ixc("muli", g0, 8)), "i32")
+
+    def _prefetch(self, ptr, idx, ety):
+        b = self.b
+        i = b.emit(f"arith.index_cast {idx} : index to i32")
+        p = b.emit(f"llvm.getelementptr {ptr}[{i}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, {ety}", "p")
+        b.stmt(f'llvm.inline_asm has_side_effects "prefetch.global.L2 [$0];", "l" {p} : (!llvm.ptr<1>) -> ()')
+
+    def chunk_types(self) -> list[str]:
+        per_group = 1 + int(self.info.affine) + int(self.info.has_meta)
+        return [_V4] * self.spec.bits + ["i32"] * (per_group * self.groups_per_chunk)
+
+    def x_words(self, kb, nhalves: int, masked: bool) -> list[str]:
+        """nhalves activations x[xrow, kb : kb+nhalves] as i32 words (2 halves each)."""
+        sp, b = self.spec, self.b
+        v = min(sp.xvec, nhalves)
+        xty = f"memref<{MAX_M * sp.k}x{self.act}, 1>"
+        halves = []  # list of (value, count)
+        for o in range(0, nhalves, v):
+            kk = self.ixc("addi", kb, o) if o else kb
+            if masked:
+                valid = b.emit(f"arith.cmpi ult, {kk}, {b.idx(sp.k)} : index")
+                kc = self.ix("minui", kk, b.idx(sp.k - v))
+            else:
+                kc = kk
+            addr = self.ix("addi", self.xbase, kc)
+            if v == 1:
+                val = b.emit(f"memref.load %x[{addr}] : {xty}", "x")
+                if masked:
+                    val = b.emit(f"arith.select {valid}, {val}, {b.const(0.0, self.act)} : {self.act}", "x")
+            else:
+                val = b.emit(f"vector.load %x[{addr}] {{alignment = {2 * v}}} : {xty}, vector<{v}x{self.act}>", "x")
+                if masked:
+                    z = b.cached(("zv", v, self.act), lambda: b.emit(
+                        f"arith.constant dense<0.0> : vector<{v}x{self.act}>", "k"))
+                    val = b.emit(f"arith.select {valid}, {val}, {z} : vector<{v}x{self.act}>", "x")
+            halves.append(val)
+        words = []
+        if v == 1:
+            for a, c in zip(halves[0::2], halves[1::2]):
+                pair = b.emit(f"vector.from_elements {a}, {c} : vector<2x{self.act}>")
+                words.append(b.emit(f"llvm.bitcast {pair} : vector<2x{self.act}> to i32"))
+        else:
+            for val in halves:
+                iv = b.emit(f"vector.bitcast {val} : vector<{v}x{self.act}> to vector<{v // 2}xi32>")
+                for e in range(v // 2):
+                    words.append(b.emit(f"vector.extract {iv}[{e}] : i32 from vector<{v // 2}xi32>"))
+        return words
+
+    # ---------------------------------------------------------------- compute
+    def operand(self, word: str) -> str:
+        if self.act == "f16":
+            return self.b.emit(f"llvm.bitcast {word} : i32 to vector<2xf16>", "a")
+        return word
+
+    def mma(self, a: list[str], bfr: list[str], c: list[str] | None) -> list[str]:
+        b = self.b
+        opty = "vector<2xf16>" if self.act == "f16" else "i32"
+        ptx = "" if self.act == "f16" else \
+            "multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, "
+        if c is None:
+            z = b.const(0.0, "f32")
+            c = [z] * 4
+        r = b.emit(
+            f"nvvm.mma.sync A[{', '.join(a)}] B[{', '.join(bfr)}] C[{', '.join(c)}] "
+            f"{{layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, {ptx}"
+            f"shape = #nvvm.shape<m = 16, n = 8, k = 16>}} : ({opty}, {opty}, f32) -> {_MMA_TYPE}", "mma")
+        return [b.emit(f"llvm.extractvalue {r}[{i}] : {_MMA_TYPE}", "d") for i in range(4)]
+
+    def fma(self, a, x, y):
+        return self.b.emit(f"llvm.intr.fma({a}, {x}, {y}) : (f32, f32, f32) -> f32", "f")
+
+    def f16pair(self, word) -> tuple[str, str]:
+        b = self.b
+        h = b.emit(f"llvm.bitcast {word} : i32 to vector<2xf16>", "h")
+        f = b.emit(f"arith.extf {h} : vector<2xf16> to vector<2xf32>")
+        return (b.emit(f"vector.extract {f}[0] : f32 from vector<2xf32>"),
+                b.emit(f"vector.extract {f}[1] : f32 from vector<2xf32>"))
+
+    def compute_chunk(self, c, loaded: list[str], acc: list[str], masked: bool) -> list[str]:
+        sp, b, info = self.spec, self.b, self.info
+        nb = sp.bits
+        vecs = loaded[:nb]
+        rest = loaded[nb:]
+        per = 1 + int(info.affine) + int(info.has_meta)
+        grp_vals = [rest[i * per:(i + 1) * per] for i in range(self.groups_per_chunk)]
+        words = []
+        for vq in vecs:
+            for e in range(4):
+                words.append(b.emit(f"llvm.extractvalue {vq}[{e}] : {_V4}", "q"))
+        t2 = {}
+        if info.has_meta:
+            for gi, gv in enumerate(grp_vals):
+                mw = gv[-1]
+                for rp in (0, 1):
+                    t2[(gi, rp)] = razer_t2(self.be, mw, self.meta_shift[rp])
+
+        def pair_param(p):
+            s, j, r = pair_coords(p)
+            return t2[(self.local_group(s, j), r & 1)]
+
+        pairs = self.plan.decode(self.be, words, pair_param if info.has_meta else None,
+                                 bf16=(sp.act == "bfloat16"))
+        ones = b.cached(("ones", self.act), lambda: (
+            b.emit("llvm.bitcast " + b.i32(0x3C003C00) + " : i32 to vector<2xf16>", "k")
+            if self.act == "f16" else b.i32(0x3F803F80)))
+        cbase = self.ixc("muli", c, CHUNK_K)
+        cur, curx, cur_grp = None, None, None
+        mmas = [(s, j) for s in range(4) for j in range(4)]
+        xw = None
+        for n_i, (s, j) in enumerate(mmas):
+            if sp.wide and j == 0:
+                kb = self.ix("addi", cbase, self.xoff_wide[s])
+                xw = self.x_words(kb, 16, masked)
+            if not sp.wide:
+                kb = self.ix("addi", cbase, self.xoff_narrow[(s, j)])
+                xw_j = self.x_words(kb, 4, masked)
+                bfr = [self.operand(xw_j[0]), self.operand(xw_j[1])]
+            else:
+                bfr = [self.operand(xw[2 * j]), self.operand(xw[2 * j + 1])]
+            a = [self.operand(pairs[16 * s + 4 * j + r]) for r in range(4)]
+            lg = self.local_group(s, j)
+            if lg != cur_grp:
+                cur, curx, cur_grp = None, None, lg
+            cur = self.mma(a, bfr, cur)
+            if info.affine:
+                curx = self.mma([ones] * 4, bfr, curx)
+            last = n_i == len(mmas) - 1 or self.local_group(*mmas[n_i + 1]) != lg
+            if last:
+                gv = grp_vals[lg]
+                s_lo, s_hi = self.f16pair(gv[0])
+                scl = (s_lo, s_lo, s_hi, s_hi)
+                acc = [self.fma(scl[i], cur[i], acc[i]) for i in range(4)]
+                if info.affine:
+                    z_lo, z_hi = self.f16pair(gv[1])
+                    nsz_lo = b.emit(f"arith.mulf {s_lo}, {z_lo} : f32")
+                    nsz_hi = b.emit(f"arith.mulf {s_hi}, {z_hi} : f32")
+                    nsz_lo = b.emit(f"arith.negf {nsz_lo} : f32")
+                    nsz_hi = b.emit(f"arith.negf {nsz_hi} : f32")
+                    nsz = (nsz_lo, nsz_lo, nsz_hi, nsz_hi)
+                    acc = [self.fma(nsz[i], curx[i], acc[i]) for i in range(4)]
+        return acc
+
+    # ------------------------------------------------------------------ kernel
+    def generate(self) -> str:
+        sp, b = self.spec, self.b
+        info = self.info
+        W = self.W
+        # ---- ids and per-thread bases
+        tid = b.emit("gpu.thread_id x", "tid")
+        bid = b.emit("gpu.block_id x", "bid")
+        lane = self.ixc("remui", tid, LANES)
+        warp = self.ixc("divui", tid, LANES)
+        g = self.ixc("shrui", lane, 2)
+        t = self.ixc("andi", lane, 3)
+        mi = b.emit("arith.index_cast %m : i32 to index", "mi")
+        mm1 = self.ixc("subi", mi, 1)
+        xrow = self.ix("minui", g, mm1)
+        self.xbase = self.ixc("muli", xrow, sp.k)
+        self.wchunk0 = self.ixc("muli", bid, sp.chunks * sp.bits * LANES)
+        self.wlane = self.ix("addi", self.wchunk0, lane)
+        # lane l prefetches 128-byte line min(l, 4*bits-1) of a chunk (8 vectors per line)
+        self.pf_lane = self.ixc("muli", self.ix("minui", lane, b.idx(4 * sp.bits - 1)), 8)
+        self.sbase = self.ix("addi", self.ixc("muli", bid, sp.dev_groups * 8), g)
+        if info.has_meta:
+            self.mbase = self.ixc("muli", bid, sp.dev_groups)
+            g32 = b.emit(f"arith.index_cast {g} : index to i32")
+            sh0 = b.emit(f"arith.shli {g32}, {b.i32(1)} : i32")
+            sh1 = b.emit(f"arith.addi {sh0}, {b.i32(16)} : i32")
+            self.meta_shift = (sh0, sh1)
+        if sp.wide:
+            t16 = self.ixc("muli", t, 16)
+            self.xoff_wide = [self.ixc("addi", t16, STEP_K * s) if s else t16 for s in range(4)]
+        else:
+            t4 = self.ixc("muli", t, 4)
+            self.xoff_narrow = {(s, j): (self.ixc("addi", t4, STEP_K * s + MMA_K * j) if (s or j) else t4)
+                                for s in range(4) for j in range(4)}
+        zero = b.const(0.0, "f32")
+        acc0 = [zero] * 4
+        ctypes = self.chunk_types()
+        nfull = sp.full_chunks
+        # ---- full chunks c = warp + i*W. The chunks of iterations i+1 .. i+D are
+        #      loaded before chunk i is decoded (D chunks in flight per warp). The
+        #      loads are unconditional - chunk indices are clamped to the warp's last
+        #      chunk, whose re-read hits the cache - so that they stay in the loop's
+        #      single basic block, where ptxas issues them ahead of the math.
+        acc = acc0
+        D = sp.depth
+        if nfull > 0:
+            trips = self.ixc("divui", self.ix("subi", b.idx(nfull + W - 1), warp), W)
+            last_i = self.ix("subi", self.ix("maxui", trips, b.idx(1)), b.idx(1))
+            c_last = self.ix("minui", self.ix("addi", warp, self.ixc("muli", last_i, W)), b.idx(nfull - 1))
+            P = sp.l2_ahead
+            for d in range(D, D + P):
+                self.prefetch_chunk(self.ix("minui", self.ixc("addi", warp, d * W), c_last))
+            queue = []
+            for d in range(D):
+                cd = self.ix("minui", self.ixc("addi", warp, d * W) if d else warp, c_last)
+                queue += self.load_chunk(cd)
+            iv = b.fresh("i")
+            acc_args = [b.fresh("a") for _ in range(4)]
+            q_args = [b.fresh("q") for _ in queue]
+            nq = len(ctypes)
+            iter_decl = ", ".join(f"{n} = {v}" for n, v in zip(acc_args + q_args, acc0 + queue))
+            loop_ty = ", ".join(["f32"] * 4 + ctypes * D)
+            outs = b.emit_n(4 + len(queue),
+                            f"scf.for {iv} = {b.idx(0)} to {trips} step {b.idx(1)} "
+                            f"iter_args({iter_decl}) -> ({loop_ty}) {{", "loop")
+            b.depth += 1
+            c = self.ix("addi", warp, self.ixc("muli", iv, W))
+            if P:
+                self.prefetch_chunk(self.ix("minui", self.ixc("addi", c, (D + P) * W), c_last))
+            ahead = self.ix("minui", self.ixc("addi", c, D * W), c_last)
+            nxt = self.load_chunk(ahead)
+            new_acc = self.compute_chunk(c, q_args[:nq], acc_args, masked=False)
+            b.stmt(f"scf.yield {', '.join(new_acc + q_args[nq:] + nxt)} : {loop_ty}")
+            b.depth -= 1
+            b.stmt("}")
+            acc = outs[:4]
+        if sp.k % CHUNK_K:
+            # ---- the partial last chunk: activations beyond K read as 0
+            owner = b.emit(f"arith.cmpi eq, {warp}, {b.idx(nfull % W)} : index")
+            res = b.emit_n(4, f"scf.if {owner} -> (f32, f32, f32, f32) {{", "acc")
+            b.depth += 1
+            cl = b.idx(nfull)
+            tail = self.compute_chunk(cl, self.load_chunk(cl), acc, masked=True)
+            b.stmt(f"scf.yield {', '.join(tail)} : f32, f32, f32, f32")
+            b.depth -= 1
+            b.stmt("} else {")
+            b.depth += 1
+            b.stmt(f"scf.yield {', '.join(acc)} : f32, f32, f32, f32")
+            b.depth -= 1
+            b.stmt("}")
+            acc = res
+        # ---- block reduction: red[(warp*8 + col)*16 + row]
+        red_ty = f"memref<{W * MAX_M * TILE_N}xf32, 3>"
+        wrow = self.ixc("muli", warp, MAX_M)
+        c0 = self.ixc("muli", t, 2)
+        c1 = self.ixc("addi", c0, 1)
+        g8 = self.ixc("addi", g, 8)
+        for val, row, col in ((acc[0], g, c0), (acc[1], g, c1), (acc[2], g8, c0), (acc[3], g8, c1)):
+            ok = b.emit(f"arith.cmpi ult, {col}, {mi} : index")
+            b.stmt(f"scf.if {ok} {{")
+            b.depth += 1
+            slot = self.ix("addi", self.ixc("muli", self.ix("addi", wrow, col), TILE_N), row)
+            b.stmt(f"memref.store {val}, %red[{slot}] : {red_ty}")
+            b.depth -= 1
+            b.stmt("}")
+        b.stmt("gpu.barrier")
+        nout = self.ixc("muli", mi, TILE_N)
+        o = b.fresh("o")
+        b.stmt(f"scf.for {o} = {tid} to {nout} step {b.idx(W * LANES)} {{")
+        b.depth += 1
+        col = self.ixc("divui", o, TILE_N)
+        row = self.ixc("remui", o, TILE_N)
+        n = self.ix("addi", self.ixc("muli", bid, TILE_N), row)
+        inb = b.emit(f"arith.cmpi ult, {n}, {b.idx(sp.n)} : index")
+        b.stmt(f"scf.if {inb} {{")
+        b.depth += 1
+        total = None
+        for w in range(W):
+            slot = self.ix("addi", self.ixc("muli", self.ixc("addi", col, w * MAX_M), TILE_N), row)
+            v = b.emit(f"memref.load %red[{slot}] : {red_ty}", "r")
+            total = v if total is None else b.emit(f"arith.addf {total}, {v} : f32")
+        if sp.bias:
+            bv = b.emit(f"memref.load %bias[{n}] : memref<{sp.n}xf32, 1>")
+            total = b.emit(f"arith.addf {total}, {bv} : f32")
+        if self.out != "f32":
+            total = b.emit(f"arith.truncf {total} : f32 to {self.out}")
+        yi = self.ix("addi", self.ixc("muli", col, sp.n), n)
+        b.stmt(f"memref.store {total}, %y[{yi}] : memref<{MAX_M * sp.n}x{self.out}, 1>")
+        b.depth -= 1
+        b.stmt("}")
+        b.depth -= 1
+        b.stmt("}")
+        b.stmt("gpu.return")
+        return self.wrap()
+
+    def wrap(self) -> str:
+        sp = self.spec
+        # streamed buffers are plain global pointers (read with inline-PTX loads)
+        args = ["%w: !llvm.ptr<1>", "%scales: !llvm.ptr<1>"]
+        if self.info.affine:
+            args.append("%zeros: !llvm.ptr<1>")
+        if self.info.has_meta:
+            args.append("%meta: !llvm.ptr<1>")
+        args += [f"%x: memref<{MAX_M * sp.k}x{self.act}, 1>", f"%y: memref<{MAX_M * sp.n}x{self.out}, 1>"]
+        if sp.bias:
+            args.append(f"%bias: memref<{sp.n}xf32, 1>")
+        args.append("%m: i32")
+        red = f"%red: memref<{self.W * MAX_M * TILE_N}xf32, 3>"
+        target = f'#nvvm.target<chip = "{sp.arch}", features = "{_FEATURES[sp.arch]}", O = 3>'
+        head = [
+            f"// kvc cuda gemv: {sp.fmt} group {sp.group_size} N={sp.n} K={sp.k} act={sp.act} out={sp.out}"
+            f" bias={sp.bias} warps={self.W} arch={sp.arch}",
+            f"// grid = ({sp.tiles}, 1, 1), block = ({self.W * LANES}, 1, 1); params: {', '.join(sp.params())}",
+            "module attributes {gpu.container_module} {",
+            f"  gpu.module @kvc_cuda [{target}] {{",
+            f"    gpu.func @{sp.name}({', '.join(args)}) workgroup({red}) kernel attributes "
+            f"{{known_block_size = array<i32: {self.W * LANES}, 1, 1>, known_grid_size = array<i32: {sp.tiles}, 1, 1>"
+            + (f", nvvm.maxnreg = {sp.maxnreg} : i32" if sp.maxnreg else "") + "} {",
+        ]
+        body = self.b.consts + ["  " + ln for ln in self.b.lines]
+        return "\n".join(head + body + ["    }", "  }", "}", ""])
+
+
+def generate(spec: GemvSpec) -> str:
+    """MLIR text (upstream dialects only) of the kernel for ``spec``."""
+    return _Kernel(spec).generate()

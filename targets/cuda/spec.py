@@ -1,0 +1,358 @@
+"""What a cuda GEMV kernel is specialized for, and how each format decodes.
+
+Pure Python + numpy (no MLIR): the runtime and the GPU-side scripts import it.
+
+A kernel computes ``y[m, n] = sum_k x[m, k] * W[n, k]`` for ``m < M <= 8``
+(M is a launch argument), with W = dequant(codes, scales[, zeros][, meta])
+as pinned by the lowbit contract::
+
+    W[n, k] = scale[n, k // G] * (decode(code[n, k]) - zero[n, k // G])
+
+Work decomposition (docs/targets/cuda.md has the picture):
+
+* a *tile* is 16 output rows (the M dimension of one ``mma.m16n8k16``);
+  one thread block per tile, ``warps`` warps per block;
+* K is cut into *chunks* of 256; a warp owns chunks ``w, w+W, ...``
+  (split-K across the block's warps, reduced through shared memory);
+* a chunk is 4 *steps* of 64 K, a step is 4 MMAs of k16; each thread
+  holds 128 codes of a chunk = ``bits`` 16-byte loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+
+TILE_N = 16  # rows per tile = MMA m
+CHUNK_K = 256  # K per chunk (one unit of 16-byte loads: bits loads per thread)
+STEP_K = 64  # K per step (4 MMAs)
+MMA_K = 16
+LANES = 32
+PAIRS = 64  # half2 registers per thread per chunk (128 codes)
+MAX_M = 8  # activation rows per launch (the MMA n dimension)
+
+ACT_DTYPES = ("float16", "bfloat16")
+OUT_DTYPES = ("float16", "bfloat16", "float32")
+
+
+class CudaTargetError(ValueError):
+    """A request the cuda target cannot compile (names the value that is out of range)."""
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    """How one lowbit format is decoded on the GPU.
+
+    kind: ``int`` (int / uint / bipolar: decode(u) = alpha*u + beta on the
+    stored unsigned field u), ``float`` (sign | exponent | mantissa minifloat)
+    or ``razer`` (E2M1 whose -0 code is the group's special value).
+    ``xor`` is applied to every canonical code before packing (int: the sign
+    bit, turning two's complement into offset binary so that decode is affine).
+    """
+
+    name: str
+    family: str
+    kind: str
+    bits: int
+    alpha: float = 1.0
+    beta: float = 0.0
+    xor: int = 0
+    exp_bits: int = 0
+    man_bits: int = 0
+    affine: bool = False  # has per-group zero points (uint, bipolar)
+    has_meta: bool = False  # per-group selector (razer)
+
+    @property
+    def bias(self) -> int:
+        return (1 << (self.exp_bits - 1)) - 1 if self.kind == "float" else 0
+
+
+def format_info(fmt) -> FormatInfo:
+    """FormatInfo for a kvc.formats name or Format object (raises CudaTargetError)."""
+    from kvc import formats
+
+    f = formats.get(fmt)
+    b = f.bits
+    fam = f.family
+    if fam == "int":
+        if b < 2:
+            raise CudaTargetError(f"cuda target: format {f.name!r}: int1 has no odd/even split to decode; use bipolar1 or uint1")
+        return FormatInfo(f.name, fam, "int", b, 1.0, -float(1 << (b - 1)), xor=1 << (b - 1))
+    if fam == "uint":
+        return FormatInfo(f.name, fam, "int", b, 1.0, 0.0, affine=True)
+    if fam == "bipolar":
+        return FormatInfo(f.name, fam, "int", b, 2.0, -float((1 << b) - 1), affine=True)
+    if fam == "float":
+        e, m = f.exp_bits, f.man_bits
+        if e > 5:
+            raise CudaTargetError(
+                f"cuda target: format {f.name!r} has a {e}-bit exponent; kernels decode into fp16, "
+                "which holds minifloats with at most 5 exponent bits"
+            )
+        return FormatInfo(f.name, fam, "float", b, exp_bits=e, man_bits=m)
+    if fam == "razer":
+        return FormatInfo(f.name, fam, "razer", b, has_meta=True)
+    raise CudaTargetError(f"cuda target: no GPU decoder for format family {fam!r}")
+
+
+@dataclass(frozen=True)
+class GemvSpec:
+    """Everything one generated kernel is specialized for."""
+
+    fmt: str  # base format name, e.g. "int4"
+    n: int
+    k: int
+    group_size: int
+    act: str = "float16"
+    out: str = "float16"
+    bias: bool = False
+    warps: int = 0  # 0: choose (see choose_warps)
+    arch: str = "sm_90"
+    depth: int = 1  # chunks loaded ahead of the one being decoded (per warp)
+    maxnreg: int = 0  # register cap per thread (0: the compiler's choice)
+    l2_ahead: int = 0  # chunks (of this warp) prefetched into L2 beyond those in registers
+
+    def __post_init__(self):
+        if self.n < 1 or self.k < 1:
+            raise CudaTargetError(f"cuda gemv: N and K must be >= 1, got N={self.n}, K={self.k}")
+        if self.act not in ACT_DTYPES:
+            raise CudaTargetError(f"cuda gemv: activation dtype {self.act!r} not in {ACT_DTYPES}")
+        if self.out not in OUT_DTYPES:
+            raise CudaTargetError(f"cuda gemv: output dtype {self.out!r} not in {OUT_DTYPES}")
+        if self.arch not in ("sm_80", "sm_86", "sm_89", "sm_90"):
+            raise CudaTargetError(f"cuda gemv: arch {self.arch!r} not supported (sm_80, sm_86, sm_89, sm_90)")
+        g = self.group_size
+        if g < 1:
+            raise CudaTargetError(f"cuda gemv: group size must be >= 1, got {g}")
+        if not self.single_group and not (CHUNK_K % g == 0 or g % CHUNK_K == 0):
+            raise CudaTargetError(
+                f"cuda gemv: group size {g} must divide {CHUNK_K} or be a multiple of it (or cover all of K={self.k})"
+            )
+        if not self.single_group and g % MMA_K:
+            raise CudaTargetError(f"cuda gemv: group size {g} must be a multiple of {MMA_K}")
+        if self.depth not in (1, 2, 3):
+            raise CudaTargetError(f"cuda gemv: depth must be 1, 2 or 3, got {self.depth}")
+        if not (0 <= self.l2_ahead <= 8):
+            raise CudaTargetError(f"cuda gemv: l2_ahead must be in 0..8, got {self.l2_ahead}")
+        if self.maxnreg and not (32 <= self.maxnreg <= 255):
+            raise CudaTargetError(f"cuda gemv: maxnreg must be in 32..255, got {self.maxnreg}")
+        if self.warps and not (1 <= self.warps <= 16):
+            raise CudaTargetError(f"cuda gemv: warps must be in 1..16, got {self.warps}")
+        format_info(self.fmt)  # validates the format
+
+    # -- derived -----------------------------------------------------------
+    @property
+    def info(self) -> FormatInfo:
+        return format_info(self.fmt)
+
+    @property
+    def bits(self) -> int:
+        return self.info.bits
+
+    @property
+    def single_group(self) -> bool:
+        return self.group_size >= self.k
+
+    @property
+    def wide(self) -> bool:
+        """x fragment mapping: wide (16 contiguous halves per thread per step)
+        needs every 64-wide step inside one group; narrow keeps each MMA's 16 k
+        contiguous (groups of 16 / 32)."""
+        return self.single_group or self.group_size % STEP_K == 0
+
+    @property
+    def tiles(self) -> int:
+        return -(-self.n // TILE_N)
+
+    @property
+    def n_pad(self) -> int:
+        return self.tiles * TILE_N
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.k // CHUNK_K)
+
+    @property
+    def k_pad(self) -> int:
+        return self.chunks * CHUNK_K
+
+    @property
+    def full_chunks(self) -> int:
+        return self.k // CHUNK_K
+
+    @property
+    def groups(self) -> int:
+        """Groups of the canonical quantized tensor (last one may be partial)."""
+        return 1 if self.single_group else -(-self.k // self.group_size)
+
+    @property
+    def eff_group(self) -> int:
+        return self.k_pad if self.single_group else self.group_size
+
+    @property
+    def dev_groups(self) -> int:
+        """Group records on the device (covers the padded K)."""
+        return -(-self.k_pad // self.eff_group)
+
+    @property
+    def xvec(self) -> int:
+        """Halves per x load: the largest of 8/4/2/1 dividing K (rows stay aligned)."""
+        cap = 8 if self.wide else 4
+        for v in (8, 4, 2, 1):
+            if v <= cap and self.k % v == 0:
+                return v
+        return 1
+
+    @property
+    def nwarps(self) -> int:
+        return self.warps or choose_warps(self.n, self.k, self.fmt)
+
+    @property
+    def threads(self) -> int:
+        return self.nwarps * LANES
+
+    @property
+    def name(self) -> str:
+        """Kernel symbol: readable and unique per specialization."""
+        act = {"float16": "f16", "bfloat16": "bf16"}[self.act]
+        out = {"float16": "f16", "bfloat16": "bf16", "float32": "f32"}[self.out]
+        gs = "gall" if self.single_group else f"g{self.group_size}"
+        b = "_bias" if self.bias else ""
+        tune = f"_d{self.depth}p{self.l2_ahead}" + (f"_r{self.maxnreg}" if self.maxnreg else "")
+        return f"kvc_gemv_{self.fmt}_{gs}_n{self.n}_k{self.k}_{act}_{out}{b}_w{self.nwarps}{tune}_{self.arch}"
+
+    def key(self) -> str:
+        """Stable hash of the specialization (cache and artifact file names)."""
+        d = asdict(self)
+        d["warps"] = self.nwarps
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["warps"] = self.nwarps
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "GemvSpec":
+        return cls(**d)
+
+    # -- buffers (element counts of the kernel's parameters) -------------------
+    @property
+    def weight_vecs(self) -> int:
+        """16-byte vectors of packed weight."""
+        return self.tiles * self.chunks * self.bits * LANES
+
+    @property
+    def scale_words(self) -> int:
+        """u32 words of scales (each two fp16: rows g and g+8 of a tile)."""
+        return self.tiles * self.dev_groups * 8
+
+    @property
+    def meta_words(self) -> int:
+        return self.tiles * self.dev_groups if self.info.has_meta else 0
+
+    def params(self) -> list[str]:
+        """Kernel parameter names in order (all pointers except the last, ``m``)."""
+        p = ["w", "scales"]
+        if self.info.affine:
+            p.append("zeros")
+        if self.info.has_meta:
+            p.append("meta")
+        p += ["x", "y"]
+        if self.bias:
+            p.append("bias")
+        p.append("m")
+        return p
+
+    def bytes_moved(self, m: int) -> int:
+        """Bytes a launch must move at least: canonical packed codes + scales
+        (+ zeros, + 2-bit selectors) + activations + outputs."""
+        info = self.info
+        codes = self.n * math.ceil(self.k * self.bits / 8)
+        sc = self.n * self.groups * 2
+        if info.affine:
+            sc *= 2
+        if info.has_meta:
+            sc += self.n * math.ceil(self.groups * 2 / 8)
+        outb = {"float16": 2, "bfloat16": 2, "float32": 4}[self.out]
+        return codes + sc + m * self.k * 2 + m * self.n * outb + (self.n * 4 if self.bias else 0)
+
+
+def choose_warps(n: int, k: int, fmt: str | None = None) -> int:
+    """Warps per block (the split-K factor inside a block).
+
+    From the H100 measurements in bench/notes_cuda.md (M = 1, group 128):
+    8 warps for most shapes (fewer resident blocks than tiles otherwise
+    leaves a partial last wave); 16 when there are few tiles (N <= ~4800,
+    one block per SM already covers them) and K is long enough; 4 for the
+    register-heavy decoders (8-bit codes, RaZeR tables: ~100-128 registers),
+    whose blocks otherwise fit two per SM. Never more warps than chunks.
+    """
+    chunks = -(-k // CHUNK_K)
+    tiles = -(-n // TILE_N)
+    heavy = False
+    if fmt is not None:
+        info = format_info(fmt)
+        heavy = info.bits >= 8 or info.kind == "razer"
+    if tiles <= 300 and chunks >= 16 and not heavy:
+        w = 16
+    elif heavy:
+        w = 4
+    else:
+        w = 8
+    return max(1, min(w, chunks))
+
+
+VARIANT_WARPS = (4, 8, 16)
+
+
+def variant_warps(n: int, k: int, fmt: str | None = None) -> list[int]:
+    """Warps-per-block variants compiled into an artifact (the heuristic's
+    choice first); the runtime picks one per device with :func:`pick_variant`."""
+    chunks = -(-k // CHUNK_K)
+    first = choose_warps(n, k, fmt)
+    out = [first]
+    for w in VARIANT_WARPS:
+        w = max(1, min(w, chunks))
+        if w not in out:
+            out.append(w)
+    return out
+
+
+def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int, decode_cost: float = 1.0) -> int:
+    """Index of the best (warps W, resident blocks per SM B) option.
+
+    Model (fit to the H100 measurements in bench/notes_cuda.md): the kernel is
+    memory-bound when every SM keeps enough warps streaming - about
+    96 / bits of them, 8..32 (narrow codes move fewer bytes per warp-chunk),
+    times ``decode_cost`` (1.5 for the RaZeR table decoder, 1 otherwise) -
+    and loses (a) the idle share of a partial last wave of blocks, (b) the
+    idle share of unevenly split chunks and (c) each block's start-up and
+    reduction, worth about 1.5 chunks of a warp's work, hidden only by the
+    other blocks resident on the same SM. Score = product of the four
+    factors; ties (within 2 %) go to fewer warps per block.
+    """
+    need = min(32.0, max(8.0, 96.0 / max(bits, 1))) * decode_cost
+    best, best_score, best_w = 0, -1.0, 0
+    for i, (w, b) in enumerate(options):
+        if b < 1:
+            continue
+        resident = b * sms
+        if tiles <= resident:
+            per_sm = tiles / sms
+            eff = per_sm / math.ceil(per_sm)
+            together = per_sm
+        else:
+            waves = tiles / resident
+            eff = waves / math.ceil(waves)
+            together = b
+        warps = together * w
+        per_warp = chunks / w
+        balance = per_warp / math.ceil(per_warp)
+        overlap = per_warp / (per_warp + 1.5 / max(1.0, together))
+        score = eff * min(1.0, warps / need) * balance * overlap
+        if score > best_score * 1.02 or (score >= best_score * 0.98 and w < best_w):
+            best, best_score, best_w = i, score, w
+    return best

@@ -1,0 +1,120 @@
+"""cuda target: compile_linear(s), artifacts, the runtime's variant choice and
+driver error reporting. GPU execution is covered by
+``python -m kvc.targets.cuda.check`` on a GPU machine; here GPU tests skip
+with the reason."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from kvc import formats
+from kvc.runtime.cuda import CudaDriverError, available
+from kvc.targets import cuda as C
+from kvc.targets.cuda.spec import CudaTargetError, pick_variant
+
+pytest.importorskip("mlir", reason="compiling needs the MLIR bindings (PTX generation)")
+
+
+def small_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(300, 64), torch.nn.GELU(), torch.nn.Linear(64, 48),
+                               torch.nn.SiLU(), torch.nn.Linear(48, 24, bias=False), torch.nn.ReLU())
+
+
+def eager_reference(model, x, fmt="int4", g=64):
+    """Eager torch with dequantized weights, activations rounded to fp16 between layers
+    (what a CudaModel with float16 activations computes)."""
+    h = torch.from_numpy(x).double()
+    for mod in model:
+        if isinstance(mod, torch.nn.Linear):
+            qt = formats.get(fmt).quantize(mod.weight.detach().numpy(), group_size=g)
+            h = h @ torch.from_numpy(qt.dequantize()).double().T
+            if mod.bias is not None:
+                h = h + mod.bias.detach().double()
+            h = h.half().double()
+        else:
+            h = mod(h.float()).half().double()
+    return h.numpy()
+
+
+def test_compile_linears_matches_eager_and_round_trips(tmp_path):
+    model = small_model()
+    cm = C.compile_linears(model, weights="int4:g64")
+    assert [type(l).__name__ if not isinstance(l, str) else l for l in cm.layers] == \
+        ["CudaLinear", "gelu", "CudaLinear", "silu", "CudaLinear", "relu"]
+    x = np.random.default_rng(1).standard_normal((5, 300)).astype(np.float16).astype(np.float64)
+    ref = eager_reference(model, x)
+    got = cm.simulate(x)
+    # fp16 activations between layers: each layer rounds to 2^-11 relative
+    assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 2e-3
+    cm.save(tmp_path / "art")
+    doc = json.loads((tmp_path / "art" / "manifest.json").read_text())
+    assert doc["format"] == "kvc-cuda-artifact" and doc["kind"] == "model"
+    files = sorted(p.name for p in (tmp_path / "art").iterdir())
+    assert all(f.endswith((".ptx", ".npy", ".json")) for f in files)
+    for f in files:
+        if f.endswith(".npy"):
+            np.load(tmp_path / "art" / f, allow_pickle=False)  # plain arrays, never pickle
+    back = C.load(tmp_path / "art")
+    np.testing.assert_array_equal(back.simulate(x), got)
+    rep = back.report()
+    # device bytes: codes padded to 16-row tiles x 256-wide chunks, fp16 scale pairs, fp32 biases
+    want = sum(s.n_pad * s.k_pad * s.bits // 8 + 4 * s.scale_words + (4 * s.n if s.bias else 0)
+               for s in (l.spec for l in back.linears))
+    assert rep["device_bytes"] == want
+
+
+def test_artifact_loads_and_runs_without_mlir(tmp_path):
+    lin = C.compile_linear(np.random.default_rng(2).standard_normal((40, 520)).astype(np.float32), "razer4", 128,
+                           bias=np.arange(40, dtype=np.float32))
+    lin.save(tmp_path / "lin")
+    x = np.random.default_rng(3).standard_normal((2, 520)).astype(np.float16).astype(np.float64)
+    np.save(tmp_path / "x.npy", x)
+    want = lin.simulate(x)
+    code = (
+        "import sys; sys.modules['mlir'] = None\n"  # any MLIR import now fails
+        "import numpy as np, kvc, kvc.runtime.cuda, kvc.targets.cuda as C\n"
+        f"lin = C.load({str(tmp_path / 'lin')!r})\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, lin.simulate(np.load({str(tmp_path / 'x.npy')!r})))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), want)
+
+
+def test_compile_linears_rejects_other_layers():
+    with pytest.raises(CudaTargetError, match="layer 1 is LayerNorm"):
+        C.compile_linears(torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.LayerNorm(64)))
+
+
+def test_variant_choice_model():
+    # 8192x8192, 4-bit: W=8 fits 3 blocks/SM (2 waves), W=4 all 512 blocks at once
+    assert pick_variant(512, 32, 4, [(8, 3), (4, 8), (16, 1)], 132) == 1
+    # 2-bit moves half the bytes per warp: needs the warps of W=8 (5 blocks/SM, one wave)
+    assert pick_variant(512, 32, 2, [(4, 9), (8, 5)], 132) == 1
+    # few tiles (N=4096): 16 warps per block keeps ~31 warps on each SM
+    assert pick_variant(256, 16, 4, [(4, 8), (8, 3), (16, 3)], 132) == 2
+    # an option that fits no block is never chosen
+    assert pick_variant(512, 32, 4, [(16, 0), (4, 8)], 132) == 1
+
+
+def test_driver_errors_name_call_and_kernel():
+    err = CudaDriverError("cuLaunchKernel(grid=(1, 1, 1), block=(2048, 1, 1))", 1, "CUDA_ERROR_INVALID_VALUE",
+                          "invalid argument", "kvc_gemv_x")
+    assert "cuLaunchKernel" in str(err) and "kvc_gemv_x" in str(err) and "CUDA_ERROR_INVALID_VALUE" in str(err)
+
+
+def test_runs_on_gpu_when_present():
+    ok, why = available()
+    if not ok:
+        pytest.skip(f"no usable GPU: {why}")
+    lin = C.compile_linear(np.random.default_rng(4).standard_normal((70, 999)).astype(np.float32), "int3", 999,
+                           out="float32")
+    x = np.random.default_rng(5).standard_normal((11, 999)).astype(np.float16)
+    y = lin(torch.from_numpy(x).cuda()).double().cpu().numpy()
+    want = lin.simulate(x.astype(np.float64))
+    assert np.linalg.norm(y - want) / np.linalg.norm(want) < 1e-5
