@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHAPES = [(4096, 4096), (8192, 8192), (28672, 8192), (8192, 28672)]
 MS = (1, 4)
 KVC_FORMATS = ["int2", "int3", "int4", "int5", "int6", "int8", "razer4", "e2m1", "uint4"]
+NOPDL_FORMATS = ["int2", "int4", "razer4"]
 GEMLITE_BITS = (2, 4, 8)
 GROUP = 128
 # kernel variants (warps per block W, chunks in registers ahead D, chunks in L2 ahead P),
@@ -238,8 +239,11 @@ def bench_kvc(torch, spec, ms, l2):
     attrs = lins[0].kernel_attributes()  # also makes the runtime pick its variant
     for lin in lins[1:]:
         lin._chosen.update(lins[0]._chosen)
+    from kvc.runtime import cuda as rt
+
+    ks, kptx = lins[0].kernel_for()
     extra = {"regs": attrs["num_regs"], "local": attrs["local_size_bytes"], "kernel": attrs["kernel"],
-             "warps": attrs["warps"]}
+             "warps": attrs["warps"], "pdl": rt.uses_pdl(kptx, ks.name)}
     res = []
     for m in ms:
         xs = [torch.randn(m, spec.k, dtype=torch.float16, device="cuda") for _ in range(R)]
@@ -325,6 +329,18 @@ def run(args):
             spec = GemvSpec(f, n, k, GROUP)
             add_all(f"kvc-{f}", spec.bits, n, k, bench_kvc(torch, spec, MS, l2))
             torch.cuda.empty_cache()
+        # the same kernels launched without programmatic dependent launch (each
+        # grid starts only after the previous one ended): what the overlap buys
+        from kvc.runtime import cuda as rt
+
+        rt.set_pdl(False)
+        try:
+            for f in NOPDL_FORMATS:
+                spec = GemvSpec(f, n, k, GROUP)
+                add_all(f"kvc-{f}-nopdl", spec.bits, n, k, bench_kvc(torch, spec, MS, l2))
+                torch.cuda.empty_cache()
+        finally:
+            rt.set_pdl(None)
         save()
     # gemlite last: shapes missing from its tuned-config cache trigger Triton autotuning
     if avail["gemlite"] is None:

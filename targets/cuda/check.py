@@ -112,6 +112,79 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
     return results
 
 
+CHAIN_SPECS = [GemvSpec("int4", 4096, 4096, 128), GemvSpec("razer4", 4096, 4096, 128)]
+
+
+def run_chain_check(prebuilt: str | None, log=print, seed: int = 99, layers: int = 8) -> list[dict]:
+    """Kernels launched back to back, each reading the previous one's output
+    (the case programmatic dependent launch must get right: a grid may start
+    before the one before it ends and must wait for it before reading x).
+    Every intermediate buffer is NaN before the chain runs, eagerly and as a
+    replayed CUDA graph, so a read before the producer finished shows."""
+    import torch
+
+    from kvc import formats
+    from kvc.runtime import cuda as rt
+
+    from .linear import add_prebuilt, compile_quantized
+
+    if prebuilt:
+        add_prebuilt(prebuilt)
+    rng = np.random.default_rng(seed)
+    out = []
+    for spec in CHAIN_SPECS:
+        lins, wrefs = [], []
+        for _ in range(layers):
+            w = rng.standard_normal((spec.n, spec.k)).astype(np.float32) / np.sqrt(spec.k)
+            qt = formats.get(spec.fmt).quantize(w, group_size=spec.group_size)
+            lins.append(compile_quantized(qt, act=spec.act, out=spec.out, arch=spec.arch))
+            wrefs.append(qt.dequantize().astype(np.float64))
+        x = _act_round(rng.standard_normal((1, spec.k)), spec.act)
+        h = x
+        for wr in wrefs:  # float64 per layer, rounded to fp16 between layers like the kernels' outputs
+            h = _act_round(h @ wr.T, "float16")
+        bufs = [torch.from_numpy(x).half().cuda()] + [torch.empty((1, spec.n), dtype=torch.float16, device="cuda")
+                                                       for _ in range(layers)]
+
+        def chain():
+            for i, lin in enumerate(lins):
+                lin(bufs[i], out=bufs[i + 1])
+
+        def poison():
+            for b in bufs[1:]:
+                b.fill_(float("nan"))
+            torch.cuda.synchronize()
+
+        chain()  # loads the modules
+        results = []
+        for how in ("eager", "graph"):
+            if how == "graph":
+                poison()
+                s = torch.cuda.Stream()
+                s.wait_stream(torch.cuda.current_stream())
+                g = torch.cuda.CUDAGraph()
+                with torch.cuda.stream(s), torch.cuda.graph(g, stream=s):
+                    chain()
+                torch.cuda.current_stream().wait_stream(s)
+            for rep in range(3):
+                poison()
+                g.replay() if how == "graph" else chain()
+                torch.cuda.synchronize()
+                y = bufs[-1].double().cpu().numpy()
+                err = float(np.linalg.norm(np.nan_to_num(y, nan=1e30) - h) / np.linalg.norm(h))
+                results.append(err if np.all(np.isfinite(y)) else float("inf"))
+        ks, kptx = lins[0].kernel_for()
+        pdl = rt.uses_pdl(kptx, ks.name)
+        worst = max(results)
+        # 1e-2: each layer's output is rounded to fp16 (as in the reference); a rounding
+        # boundary the kernel's fp32 sum lands on the other side of propagates
+        ok = worst <= 1e-2
+        log(f"{'ok  ' if ok else 'FAIL'} chain of {layers} {spec.fmt} {spec.n}x{spec.k} launches back to back "
+            f"(programmatic dependent launch {'on' if pdl else 'off'}), eager + graph x3: worst rel_err {worst:.2e}")
+        out.append({"format": spec.fmt, "layers": layers, "pdl": pdl, "rel_err": worst, "ok": ok})
+    return out
+
+
 def run_model_check(bundle: str, log=print) -> dict:
     """Load a saved CudaModel artifact (compiled elsewhere) and compare it with eager
     torch on the dequantized weights stored beside it (float64 reference)."""
@@ -184,7 +257,7 @@ def main(argv=None) -> int:
 
         from .linear import write_prebuilt
 
-        specs = [s for s, _ in cases()]
+        specs = [s for s, _ in cases()] + CHAIN_SPECS
         write_prebuilt(args.prebuild, specs)
         prepare_model_bundle(str(Path(args.prebuild) / "model_bundle"))
         print(f"wrote PTX for {len(specs)} check kernels + a model bundle into {args.prebuild}")
@@ -203,13 +276,17 @@ def main(argv=None) -> int:
         bundle = Path(args.prebuilt) / "model_bundle"
         if bundle.is_dir():
             model = run_model_check(str(bundle))
-    n_bad = sum(not r["ok"] for r in results) + (0 if model is None or model["ok"] else 1)
+    chains = run_chain_check(args.prebuilt)
+    n_bad = (sum(not r["ok"] for r in results) + (0 if model is None or model["ok"] else 1)
+             + sum(not c["ok"] for c in chains))
     worst = max(results, key=lambda r: r["rel_err"])
     print(f"SUMMARY: {len(results)} launches over {len({r['kernel'] for r in results})} kernels, "
-          f"{n_bad} failed; worst rel_err {worst['rel_err']:.2e} ({worst['kernel']}, m={worst['m']})")
+          f"{n_bad} failed; worst rel_err {worst['rel_err']:.2e} ({worst['kernel']}, m={worst['m']}); "
+          f"{len(chains)} dependent chains ({'PDL on' if any(c['pdl'] for c in chains) else 'PDL off'}) "
+          f"worst {max(c['rel_err'] for c in chains):.2e}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"results": results, "model": model}, fh, indent=1)
+            json.dump({"results": results, "model": model, "chains": chains}, fh, indent=1)
     return 1 if n_bad else 0
 
 

@@ -265,6 +265,19 @@ class _Kernel:
         p = b.emit(f"llvm.getelementptr {ptr}[{i}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, {ety}", "p")
         b.stmt(f'llvm.inline_asm has_side_effects "prefetch.global.L2 [$0];", "l" {p} : (!llvm.ptr<1>) -> ()')
 
+    @property
+    def pdl(self) -> bool:
+        """Programmatic dependent launch (sm_90): ``griddepcontrol`` in the kernel."""
+        return self.spec.arch == "sm_90"
+
+    def grid_dependency_wait(self) -> None:
+        """``griddepcontrol.wait``: blocks until the grids this launch depends on
+        have completed and their writes are visible. Placed after the first
+        weight loads (which no earlier grid writes) and before the first read of
+        x / write of y. A no-op when the launch is not programmatic-dependent."""
+        if self.pdl:
+            self.b.stmt('llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}" : () -> ()')
+
     def chunk_types(self) -> list[str]:
         per_group = 1 + int(self.info.affine) + int(self.info.has_meta)
         return [_V4] * self.spec.bits + ["i32"] * (per_group * self.groups_per_chunk)
@@ -456,6 +469,9 @@ class _Kernel:
             for d in range(D):
                 cd = self.ix("minui", self.ixc("addi", warp, d * W) if d else warp, c_last)
                 queue += self.load_chunk(cd)
+            # the weights of the first chunks are in flight; x and y may belong to
+            # the grid launched before this one (programmatic dependent launch)
+            self.grid_dependency_wait()
             iv = b.fresh("i")
             acc_args = [b.fresh("a") for _ in range(4)]
             q_args = [b.fresh("q") for _ in queue]
@@ -476,6 +492,8 @@ class _Kernel:
             b.depth -= 1
             b.stmt("}")
             acc = outs[:4]
+        else:
+            self.grid_dependency_wait()
         if sp.k % CHUNK_K:
             # ---- the partial last chunk: activations beyond K read as 0
             owner = b.emit(f"arith.cmpi eq, {warp}, {b.idx(nfull % W)} : index")
@@ -491,6 +509,15 @@ class _Kernel:
             b.depth -= 1
             b.stmt("}")
             acc = res
+        if self.pdl:
+            # this warp has streamed all its weights: once every block got here the
+            # next grid of the stream may start its blocks on the slots ours free,
+            # streaming its first weights during our reduction and tail (it waits
+            # for us in its own griddepcontrol.wait before it touches x or y).
+            # Triggered here, not at the start: an early trigger let the next grid
+            # take the free slots of a few SMs and unbalance its wave
+            # (bench/notes_cuda.md, run 6)
+            b.stmt('llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "" : () -> ()')
         # ---- block reduction: red[(warp*8 + col)*16 + row]
         red_ty = f"memref<{W * MAX_M * TILE_N}xf32, 3>"
         wrow = self.ixc("muli", warp, MAX_M)

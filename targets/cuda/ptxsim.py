@@ -6,8 +6,11 @@ its prefetch queue, masks, the block reduction, stores - with no GPU.
 It implements the subset of PTX that kvc's GEMV kernels use (integer and
 bit ops, f32 / f16x2 arithmetic, conversions, ``prmt``, predicated branches,
 ``ld`` / ``st`` in the global, shared and param spaces, ``bar.sync`` and
-``mma.sync.aligned.m16n8k16`` with f16 / bf16 inputs) and raises
-:class:`PtxSimError` on anything else, never guessing.
+``mma.sync.aligned.m16n8k16`` with f16 / bf16 inputs, ``griddepcontrol``)
+and raises :class:`PtxSimError` on anything else, never guessing. In a
+kernel that has ``griddepcontrol.wait`` it also refuses a coherent global
+load or a global store before the wait (data an earlier programmatic-
+dependent grid may still be writing or reading).
 
 Execution model: a warp's 32 lanes run in lockstep on numpy vectors; lanes
 carry their own program counters and the lowest pending PC runs next
@@ -184,6 +187,9 @@ class Kernel:
             raise PtxSimError(f"PTX entry is {self.name}, not {name}")
         self.params = [p.split()[-1] for p in m.group(2).split(",") if p.strip()]
         body = m.group(4)
+        # programmatic dependent launch: coherent global loads and global stores
+        # (x, y: what an earlier grid may write or read) must follow griddepcontrol.wait
+        self.grid_wait = "griddepcontrol.wait" in body
         self.shared: dict[str, tuple[int, int]] = {}
         off = 0
         for sm in re.finditer(r"\.shared\s+\.align\s+(\d+)\s+\.b8\s+(\w+)\[(\d+)\]", body):
@@ -358,6 +364,14 @@ class Simulator:
             if idx.size:
                 self.mem.load(where[idx], 1)  # a prefetch of an unmapped address is a bug here too
             return None
+        if base == "griddepcontrol":
+            # launch_dependents / wait: grid-to-grid ordering of programmatic
+            # dependent launches; one grid runs here, so there is nothing to wait for
+            if parts[1:] not in (["launch_dependents"], ["wait"]):
+                raise PtxSimError(f"instruction not supported: {ins.text}")
+            if parts[1] == "wait":
+                w.grid_waited = True
+            return None
         if base == "ld":
             return self._ld(w, ins, mask)
         if base == "st":
@@ -367,6 +381,11 @@ class Simulator:
             raise PtxSimError(f"instruction not supported: {ins.text}")
         fn(w, ins, mask, parts, a, ty)
         return None
+
+    def _dependency_check(self, w, ins):
+        if self.k.grid_wait and not getattr(w, "grid_waited", False):
+            raise PtxSimError(f"{ins.text}: global access before griddepcontrol.wait "
+                              "(data an earlier programmatic-dependent grid may still be writing)")
 
     def _ld(self, w, ins, mask):
         parts = ins.op.split(".")
@@ -388,6 +407,8 @@ class Simulator:
         if np.any(ad % np.uint64(nb * vec)):
             raise PtxSimError(f"misaligned {ins.op} at {hex(int(ad[0]))}")
         if space == "global" or space == "global.nc":
+            if "nc" not in parts:
+                self._dependency_check(w, ins)
             data = self.mem.load(ad, nb * vec)
         elif space == "shared":
             o = ad.astype(np.int64)
@@ -418,6 +439,7 @@ class Simulator:
             raise PtxSimError(f"misaligned {ins.op}")
         data = np.concatenate([_int_to_bytes(self.val(w, s, _WIDTH[ty])[idx], nb) for s in srcs], axis=1)
         if space == "global":
+            self._dependency_check(w, ins)
             self.mem.store(ad, data)
         elif space == "shared":
             o = ad.astype(np.int64)

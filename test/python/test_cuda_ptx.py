@@ -85,3 +85,28 @@ def test_interpreter_refuses_what_it_does_not_know():
     with pytest.raises(PtxSimError):
         run_kernel(ptx, "f", 1, 32, [np.zeros(4, np.uint32)])
     assert Kernel(ptx).name == "f"
+
+
+def test_programmatic_dependent_launch_order():
+    """sm_90 kernels wait for the previous grid after their first weight loads,
+    before any x read / y write (the interpreter enforces this on every run, see
+    _dependency_check), and let the next grid start once their loop is done,
+    before the block reduction."""
+    ptx = gemv_ptx(GemvSpec("int4", 256, 1024, 128))
+    body = ptx[ptx.index(".entry"):]
+    launch, wait = body.index("griddepcontrol.launch_dependents;"), body.index("griddepcontrol.wait;")
+    assert body.index("ld.global.nc.L1::no_allocate.v4.u32") < wait
+    assert wait < body.index("ld.global.v4.b32") and wait < body.index("st.global")
+    assert body.rindex("mma.sync") < launch < body.index("bar.sync")
+    assert "griddepcontrol" not in gemv_ptx(GemvSpec("int4", 256, 1024, 128, arch="sm_80"))
+
+
+def test_interpreter_refuses_reads_before_the_grid_dependency_wait():
+    ptx = (".version 8.0\n.target sm_90\n.address_size 64\n.visible .entry f(.param .u64 p)\n{\n"
+           "\t.reg .b32 %r<2>;\n\t.reg .b64 %rd<2>;\n\tld.param.u64 %rd1, [p];\n"
+           "\tld.global.b32 %r1, [%rd1];\n\tgriddepcontrol.wait;\n\tret;\n}\n")
+    with pytest.raises(PtxSimError, match="before griddepcontrol.wait"):
+        run_kernel(ptx, "f", 1, 32, [np.zeros(4, np.uint32)])
+    ok = ptx.replace("\tld.global.b32 %r1, [%rd1];\n\tgriddepcontrol.wait;\n",
+                     "\tgriddepcontrol.wait;\n\tld.global.b32 %r1, [%rd1];\n")
+    run_kernel(ok, "f", 1, 32, [np.zeros(4, np.uint32)])

@@ -118,3 +118,25 @@ def test_runs_on_gpu_when_present():
     y = lin(torch.from_numpy(x).cuda()).double().cpu().numpy()
     want = lin.simulate(x.astype(np.float64))
     assert np.linalg.norm(y - want) / np.linalg.norm(want) < 1e-5
+
+
+def test_programmatic_dependent_launch_switch(monkeypatch):
+    """KVC_CUDA_PDL / set_pdl decide; the launch structs have the driver's sizes
+    (CUlaunchAttribute 72 bytes, CUlaunchConfig 56) - no GPU needed."""
+    import ctypes
+
+    from kvc.runtime import cuda as rt
+
+    assert ctypes.sizeof(rt._LaunchAttribute) == 72 and ctypes.sizeof(rt._LaunchConfig) == 56
+    assert rt._LaunchConfig.hStream.offset == 32 and rt._LaunchConfig.numAttrs.offset == 48
+    assert rt._LaunchAttribute.value.offset == 8
+    try:
+        rt.set_pdl(None)
+        monkeypatch.setenv("KVC_CUDA_PDL", "0")
+        assert not rt.pdl_enabled()
+        monkeypatch.setenv("KVC_CUDA_PDL", "1")
+        assert rt.pdl_enabled()
+        rt.set_pdl(False)
+        assert not rt.pdl_enabled()
+    finally:
+        rt.set_pdl(None)

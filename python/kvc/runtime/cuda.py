@@ -11,7 +11,14 @@ extra packages), so compiled artifacts run on any GPU box.
 * Modules are loaded once per (context, PTX text) with ``cuModuleLoadDataEx``
   (the driver JIT-compiles the PTX for the GPU); functions are cached too.
 * Launches use ``cuLaunchKernel`` on ``torch.cuda.current_stream()`` with
-  torch tensors' ``data_ptr()`` as pointer arguments.
+  torch tensors' ``data_ptr()`` as pointer arguments. Kernels whose PTX
+  contains ``griddepcontrol.wait`` (kvc's sm_90 GEMVs) are launched with
+  ``cuLaunchKernelEx`` and the programmatic-stream-serialization attribute
+  (programmatic dependent launch) on devices of compute capability >= 9.0
+  with a driver >= 12.3: such a grid may start while the grid before it on
+  the stream finishes, and waits for it in ``griddepcontrol.wait`` before it
+  reads its inputs or writes its outputs. ``KVC_CUDA_PDL=0`` in the
+  environment (or :func:`set_pdl`) turns this off.
 * Every failing driver call raises :class:`CudaDriverError` naming the call,
   the kernel and the driver's error name and string (and the JIT log for
   module loads).
@@ -38,6 +45,29 @@ FUNC_ATTRIBUTES = {
     "ptx_version": 5,
     "binary_version": 6,
 }
+
+
+_CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6
+_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75
+
+
+class _LaunchAttribute(ctypes.Structure):
+    # CUlaunchAttribute: CUlaunchAttributeID (4 bytes) + 4 bytes padding +
+    # CUlaunchAttributeValue (a 64-byte union; programmaticStreamSerializationAllowed
+    # is its first int)
+    _fields_ = [("id", ctypes.c_int), ("pad", ctypes.c_char * 4), ("value", ctypes.c_int),
+                ("value_rest", ctypes.c_char * 60)]
+
+
+class _LaunchConfig(ctypes.Structure):
+    # CUlaunchConfig
+    _fields_ = [("gridDimX", ctypes.c_uint), ("gridDimY", ctypes.c_uint), ("gridDimZ", ctypes.c_uint),
+                ("blockDimX", ctypes.c_uint), ("blockDimY", ctypes.c_uint), ("blockDimZ", ctypes.c_uint),
+                ("sharedMemBytes", ctypes.c_uint), ("hStream", ctypes.c_void_p),
+                ("attrs", ctypes.POINTER(_LaunchAttribute)), ("numAttrs", ctypes.c_uint)]
+
+
+assert ctypes.sizeof(_LaunchAttribute) == 72 and ctypes.sizeof(_LaunchConfig) == 56
 
 
 class CudaDriverError(RuntimeError):
@@ -75,11 +105,14 @@ class _Driver:
             "cuModuleUnload": [vp],
             "cuFuncGetAttribute": [ctypes.POINTER(i), i, vp],
             "cuLaunchKernel": [vp, u, u, u, u, u, u, u, vp, ctypes.POINTER(vp), ctypes.POINTER(vp)],
+            "cuLaunchKernelEx": [ctypes.POINTER(_LaunchConfig), vp, ctypes.POINTER(vp), ctypes.POINTER(vp)],
             "cuDriverGetVersion": [ctypes.POINTER(i)],
             "cuDeviceGetAttribute": [ctypes.POINTER(i), i, i],
             "cuOccupancyMaxActiveBlocksPerMultiprocessor": [ctypes.POINTER(i), vp, i, ctypes.c_size_t],
         }
         for name, args in sig.items():
+            if name == "cuLaunchKernelEx" and not hasattr(L, name):  # drivers before CUDA 11.8
+                continue
             fn = getattr(L, name)
             fn.argtypes = args
             fn.restype = CUresult
@@ -221,10 +254,62 @@ class Arg:
         return ctypes.c_int32(int(value))
 
 
+_pdl_enabled: bool | None = None
+_pdl_device: dict[int, bool] = {}
+_pdl_kernel: dict[tuple, bool] = {}
+
+
+def set_pdl(enabled: bool | None) -> None:
+    """Turn programmatic dependent launch on / off (None: the environment's
+    ``KVC_CUDA_PDL``, default on)."""
+    global _pdl_enabled
+    _pdl_enabled = enabled
+    _pdl_kernel.clear()
+
+
+def pdl_enabled() -> bool:
+    if _pdl_enabled is not None:
+        return _pdl_enabled
+    import os
+
+    return os.environ.get("KVC_CUDA_PDL", "1") not in ("0", "", "off", "false")
+
+
+def _device_supports_pdl(dev_index: int) -> bool:
+    ok = _pdl_device.get(dev_index)
+    if ok is None:
+        d = driver()
+        ok = False
+        if hasattr(d, "cuLaunchKernelEx") and d.version() >= 12030:
+            dev, v = ctypes.c_int(), ctypes.c_int()
+            d.check(d.cuDeviceGet(ctypes.byref(dev), dev_index), "cuDeviceGet")
+            d.check(d.cuDeviceGetAttribute(ctypes.byref(v), _CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev),
+                    "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MAJOR)")
+            ok = v.value >= 9
+        _pdl_device[dev_index] = ok
+    return ok
+
+
+def uses_pdl(ptx: str, name: str) -> bool:
+    """Whether launches of ``name`` are programmatic-dependent: only kernels
+    that wait for the grid before them (``griddepcontrol.wait`` in the PTX),
+    on a device and driver that support it, unless turned off."""
+    import torch
+
+    dev = torch.cuda.current_device()
+    key = (dev, name, hash(ptx), len(ptx))
+    use = _pdl_kernel.get(key)
+    if use is None:
+        use = pdl_enabled() and "griddepcontrol.wait" in ptx and _device_supports_pdl(dev)
+        _pdl_kernel[key] = use
+    return use
+
+
 def launch(ptx: str, name: str, grid, block, args, shared_bytes: int = 0, stream=None) -> None:
     """Launch kernel ``name`` of ``ptx`` on torch's current stream (or ``stream``).
 
-    ``args``: ctypes values in parameter order (see :class:`Arg`).
+    ``args``: ctypes values in parameter order (see :class:`Arg`). Programmatic
+    dependent launch where :func:`uses_pdl` says so.
     """
     import torch
 
@@ -237,6 +322,14 @@ def launch(ptx: str, name: str, grid, block, args, shared_bytes: int = 0, stream
     params = (ctypes.c_void_p * len(args))(*[ctypes.cast(ctypes.pointer(a), ctypes.c_void_p) for a in args])
     gx, gy, gz = (tuple(grid) + (1, 1))[:3]
     bx, by, bz = (tuple(block) + (1, 1))[:3]
+    if uses_pdl(ptx, name):
+        attr = _LaunchAttribute(id=_CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, value=1)
+        cfg = _LaunchConfig(gx, gy, gz, bx, by, bz, shared_bytes, ctypes.c_void_p(stream),
+                            ctypes.pointer(attr), 1)
+        code = d.cuLaunchKernelEx(ctypes.byref(cfg), fn, params, None)
+        d.check(code, f"cuLaunchKernelEx(grid={tuple(grid)}, block={tuple(block)}, programmatic dependent launch)",
+                name)
+        return
     code = d.cuLaunchKernel(fn, gx, gy, gz, bx, by, bz, shared_bytes, ctypes.c_void_p(stream), params, None)
     d.check(code, f"cuLaunchKernel(grid={tuple(grid)}, block={tuple(block)})", name)
 
