@@ -15,8 +15,10 @@ Rewrites:
 Guarantees: values are unchanged (slices copy exactly). The cache flows
 through destination-style ops only, so one-shot bufferization can write the
 appended tokens into the caller's cache buffer in place: no cache-sized
-allocation or copy per decode step (test/Transforms/kvcache/lower-to-tensors.mlir
-and test/Frontend/llama-decode-inplace.mlir check the bufferized IR). Caches of other kinds ("x", "latent"), quantized storage
+allocation or copy per decode step. The cpu target runs this pass first and
+compiles cache arguments (``kvc.cache``) as in-place state
+(docs/targets/cpu.md); test/Transforms/kvcache/lower-to-tensors.mlir and
+test/Frontend/llama-decode-inplace.mlir check the IR. Caches of other kinds ("x", "latent"), quantized storage
 or storage options are left to the passes that implement them; this pass
 reports them as errors rather than lowering them wrongly.
 """

@@ -133,19 +133,17 @@ def _make_report(model, plans, stages, target, weights) -> Report:
 
 
 # -------------------------------------------------------------- executables
-def _cpu_compile(module, *, entry, weights, in_place_state: bool):
-    """The cpu target's compile_module; modules with in-place cache state use the
-    frontend's in-place runner (see docs/frontend.md, 'KV caches on the cpu target')."""
-    if not in_place_state:
-        try:
-            from kvc.targets.cpu import compile_module
-        except ImportError:
-            compile_module = None
-        if compile_module is not None:
-            return compile_module(module, entry=entry, weights=weights)
-    from kvc.frontend.cpu_fallback import compile_module as fallback
+def _cpu_compile(module, *, entry, weights, opt_level: int, keep_ir: bool = True):
+    """The cpu target. Arguments tagged ``kvc.cache`` (compile_llm's KV caches) are
+    state there: updated in the caller's arrays, their results dropped."""
+    from kvc.targets.cpu import compile_module
 
-    return fallback(module, entry=entry, weights=weights)
+    return compile_module(module, entry=entry, weights=weights, opt_level=opt_level, keep_ir=keep_ir)
+
+
+def _check_opt_level(opt_level) -> None:
+    if isinstance(opt_level, bool) or not isinstance(opt_level, int) or not 0 <= opt_level <= 3:
+        raise CompileError(f"opt_level must be an integer from 0 to 3, got {opt_level!r}")
 
 
 def _to_numpy(x):
@@ -190,8 +188,10 @@ class CompiledModule:
     """
 
     def __init__(self, executable, report: Report, ir: dict[str, str], out_spec, kvc_ir: str, weights: dict,
-                 *, input_specs: list[dict] | None = None):
+                 *, input_specs: list[dict] | None = None, opt_level: int = 3):
         self._exe = executable
+        #: LLVM optimization level it was compiled at (saved artifacts load at the same level)
+        self.opt_level = opt_level
         self._report = report
         self.ir = ir
         self._out_spec = out_spec
@@ -289,31 +289,36 @@ def _frontend(model, example_inputs, *, weights, stages, keep_ir, func_name="for
 
 
 def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", weights: str | None = None,
-            kv_cache=None, sparsity=None, *, keep_ir: bool = True, progress: bool | None = None) -> CompiledModule:
+            kv_cache=None, sparsity=None, *, keep_ir: bool = True, progress: bool | None = None,
+            opt_level: int = 3) -> CompiledModule:
     """Compile ``model`` for ``target`` at the shapes of ``example_inputs``.
 
     ``weights``: a format name (``"int4"``, ``"razer4:g128"``, ``"e2m1:g32"`` ...)
     quantizes every linear weight at compile time; None keeps fp32.
+    ``opt_level``: LLVM's optimization level (0-3) for the cpu target's JIT;
+    3 (the default) gives the fastest code, lower levels compile large graphs
+    much faster (docs/targets/cpu.md).
     Raises :class:`kvc.frontend.errors.CompileError` naming the op and the
     model's source line when something cannot be compiled.
     """
     _check_target(target)
     _check_unsupported(kv_cache, sparsity)
     _check_weights(weights)
+    _check_opt_level(opt_level)
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
     model = model.eval()
     stages = _Stages(progress)
     captured, module, plan, irs, kvc_text = _frontend(model, example_inputs, weights=weights, stages=stages,
                                                       keep_ir=keep_ir)
-    with stages(f"{target} target (lower, bufferize, LLVM JIT)"):
-        exe = _cpu_compile(module, entry="forward", weights=plan.arrays, in_place_state=False)
-    for name, text in (getattr(exe, "ir_stages", None) or getattr(exe, "stages", {})).items():
+    with stages(f"{target} target (lower, bufferize, LLVM JIT -O{opt_level})"):
+        exe = _cpu_compile(module, entry="forward", weights=plan.arrays, opt_level=opt_level, keep_ir=keep_ir)
+    for name, text in exe.ir_stages.items():
         irs[f"{target}:{name}"] = text
     report = _make_report(model, [plan], stages, target, weights)
     out_spec = getattr(captured.program.call_spec, "out_spec", None)
     return CompiledModule(exe, report, irs, out_spec, kvc_text, plan.arrays,
-                          input_specs=_input_specs(captured, example_inputs))
+                          input_specs=_input_specs(captured, example_inputs), opt_level=opt_level)
 
 
 # ---------------------------------------------------------------- LLMs
@@ -381,8 +386,10 @@ class CompiledLLM:
     """
 
     def __init__(self, prefill, decode, spec, max_seq_len, prefill_len, report, ir, kvc_ir, *,
-                 weights: dict[str, np.ndarray] | None = None):
+                 weights: dict[str, np.ndarray] | None = None, opt_level: int = 3):
         self._prefill, self._decode = prefill, decode
+        #: LLVM optimization level it was compiled at (saved artifacts load at the same level)
+        self.opt_level = opt_level
         self.num_layers, self.kv_heads, self.head_dim = spec
         self.max_seq_len, self.prefill_len = max_seq_len, prefill_len
         self._report = report
@@ -479,16 +486,20 @@ class CompiledLLM:
 
 def compile_llm(model: torch.nn.Module, max_seq_len: int = 256, weights: str | None = None, *,
                 prefill_len: int = 16, target: str = "cpu", keep_ir: bool = True,
-                progress: bool | None = None) -> CompiledLLM:
+                progress: bool | None = None, opt_level: int = 3) -> CompiledLLM:
     """Compile a decoder LM into prefill and decode steps with explicit KV caches.
 
     Works for :mod:`kvc.models` decoders and Hugging Face causal LMs (their
     attention is swapped for kvc's cache-aware attention while tracing). The
     cache is ``!kvcache.cache`` state in the kvc IR (``kvcache.append`` /
-    ``kvcache.read``); on the cpu target each step updates it in place.
+    ``kvcache.read``); the cpu target compiles each cache argument
+    (``kvc.cache = "layer<i>"``) as state, so each step updates the caller's
+    cache arrays in place. ``opt_level``: LLVM's optimization level (0-3) for
+    the JIT, as in :func:`compile`.
     """
     _check_target(target)
     _check_weights(weights)
+    _check_opt_level(opt_level)
     model = model.eval()
     spec, adapter = _kv_spec(model)
     layers, kv_heads, head_dim = spec
@@ -510,11 +521,11 @@ def compile_llm(model: torch.nn.Module, max_seq_len: int = 256, weights: str | N
             captured, module, plan, step_irs, kvc_text = _frontend(
                 step_module, (ids, pos, *caches), weights=weights, stages=sub, keep_ir=keep_ir,
                 func_name=fname, cache_names=cache_names, quant_cache=quant_cache)
-            with sub(f"{target} target (kvcache lowering, in-place bufferization, LLVM JIT)"):
-                exe = _cpu_compile(module, entry=fname, weights=plan.arrays, in_place_state=True)
+            with sub(f"{target} target (lower, bufferize with in-place caches, LLVM JIT -O{opt_level})"):
+                exe = _cpu_compile(module, entry=fname, weights=plan.arrays, opt_level=opt_level, keep_ir=keep_ir)
             for name, text in step_irs.items():
                 irs[f"{fname}:{name}"] = text
-            for name, text in (getattr(exe, "ir_stages", None) or getattr(exe, "stages", {})).items():
+            for name, text in exe.ir_stages.items():
                 irs[f"{fname}:{target}:{name}"] = text
             exes[fname] = exe
             plans.append(plan)
@@ -526,7 +537,7 @@ def compile_llm(model: torch.nn.Module, max_seq_len: int = 256, weights: str | N
                 bound.setdefault(name, array)
     report = _make_report(model, plans, stages, target, weights)
     return CompiledLLM(exes["prefill"], exes["decode"], spec, max_seq_len, prefill_len, report, irs, kvc_texts,
-                       weights=bound)
+                       weights=bound, opt_level=opt_level)
 
 
 class _Prefixed:
@@ -538,11 +549,11 @@ class _Prefixed:
 
 
 def _logits_width(exe) -> int | None:
-    """V of the step's logits result [1, T, V] (the in-place runner knows its result
-    shapes); None if the executable does not say."""
-    specs = getattr(exe, "out_specs", None)
-    if specs and specs[0][0]:
-        return int(specs[0][0][-1])
+    """V of the step's logits result [1, T, V] (from its static result type);
+    None if that dimension is dynamic."""
+    shape = exe.results[0].shape if exe.results else None
+    if shape and shape[-1] is not None:
+        return int(shape[-1])
     return None
 
 

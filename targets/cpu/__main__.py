@@ -2,6 +2,7 @@
 
     python -m kvc.targets.cpu model.mlir --print-stage bufferized   # IR after one stage
     python -m kvc.targets.cpu model.mlir --run                      # run an entry without inputs
+    python -m kvc.targets.cpu model.mlir --opt-level 0 --state-arg 2 --print-stage bufferized
     python -m kvc.targets.cpu --list-stages
 
 ``--run`` executes an entry function whose arguments are all bound weights or
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", action="store_true", help="run the entry (no activation inputs) and print results")
     parser.add_argument("--random-weights", type=int, metavar="SEED", default=None,
                         help="bind every kvc.weight argument to seeded standard-normal data")
+    parser.add_argument("--state-arg", type=int, action="append", default=[], metavar="INDEX",
+                        help="treat entry argument INDEX as state, updated in place (repeatable; arguments "
+                        "tagged kvc.state or kvc.cache are state already)")
+    parser.add_argument("--opt-level", type=int, choices=range(4), default=pipeline.DEFAULT_OPT_LEVEL,
+                        metavar="{0,1,2,3}",
+                        help=f"LLVM optimization level of the JIT (default {pipeline.DEFAULT_OPT_LEVEL})")
     parser.add_argument("--list-stages", action="store_true", help="print the pipeline, one element per line")
     args = parser.parse_args(argv)
 
@@ -49,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     context = make_context()
     try:
         with context, ir.Location.unknown():
-            module = ir.Module.parse(text)
+            module = _parse(text, "<stdin>" if args.input == "-" else args.input)
         weights = _random_weights(module, args.entry, args.random_weights) if args.random_weights is not None else None
-        exe = compile_module(module, entry=args.entry, weights=weights, keep_ir=bool(args.print_stage))
+        exe = compile_module(module, entry=args.entry, weights=weights, keep_ir=bool(args.print_stage),
+                             state_args=args.state_arg, opt_level=args.opt_level)
     except (KvcError, ValueError) as err:
         print(f"error: {getattr(err, 'message', str(err))}", file=sys.stderr)
         return 1
@@ -71,6 +79,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"result {i}: {result.dtype} {list(result.shape)}")
             print(result)
     return 0
+
+
+def _parse(text: str, source_name: str):
+    """Parse a module whose locations name the input file (``ir.Module.parse`` has no
+    source name); bare top-level functions are wrapped as mlir-opt does."""
+    from mlir import ir
+
+    from kvc.opt import parse_source
+
+    op = parse_source(text, source_name, ir.Context.current)
+    module = ir.Module.create(op.location)
+    for name in list(op.attributes):
+        module.operation.attributes[name] = op.attributes[name]
+    for inner in list(op.regions[0].blocks[0].operations):
+        module.body.append(inner)
+    return module
 
 
 def _random_weights(module, entry: str, seed: int) -> dict:

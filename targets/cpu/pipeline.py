@@ -10,7 +10,10 @@ moving large constants out of the IR into bound weights).
 
 Design notes (docs/targets/cpu.md has the long form):
 
-* ``lowbit-lower-to-storage`` first: every lowbit type becomes i8 storage and
+* ``kvcache-lower-to-tensors`` first: plain K/V caches become
+  ``tensor<2xSxHxDxE>`` values, appends ``tensor.insert_slice`` into them
+  (destination-passing style, so bufferization can update them in place).
+* ``lowbit-lower-to-storage`` next: every lowbit type becomes i8 storage and
   every lowbit op linalg/arith/scf on it; matmuls read the packed words
   directly (no unpacked weight tensor) with a register-resident K loop that
   LLVM vectorizes (its reduction add carries ``fastmath<reassoc,contract>``).
@@ -25,6 +28,21 @@ Design notes (docs/targets/cpu.md has the long form):
   buffer is a fresh allocation owned by the caller, so outputs of any
   (dynamic) shape need no shape function: the runtime wraps the returned
   buffer as a numpy array and frees it with the array.
+* In-place state (``cpu.mark-writable-args`` .. ``cpu.drop-state-results``):
+  an entry argument tagged ``kvc.state`` or ``kvc.cache`` (or named in
+  ``compile_module(state_args=...)``) is *state*: the caller's buffer, updated
+  in place. Only state arguments are writable for one-shot bufferization
+  (inputs and weights are read-only, never written behind the caller's back).
+  After it, canonicalize (folds loop-carried buffers that are yielded
+  unchanged) and upstream ``drop-equivalent-buffer-results`` (private callees
+  stop returning buffers equivalent to their arguments; their call sites use
+  the operands) leave the entry returning the state argument itself, and
+  ``cpu.drop-state-results`` drops that result from the public entry (the
+  caller already holds it) before deallocation could clone it. A state
+  argument that no result is (bufferization copied it, or the update is
+  computed into a new buffer) fails compilation, naming the function, the
+  argument and the conflicting write and read: state is never copied
+  silently.
 * ``cpu.strided-copies-to-linalg``: a ``memref.copy`` between non-identity
   layouts (strided slices) becomes ``linalg.copy`` and then loops like
   everything else: lowered as is, it would call ``memrefCopy`` from MLIR's C
@@ -32,7 +50,8 @@ Design notes (docs/targets/cpu.md has the long form):
   (a later ``import torch_mlir`` aborts). Contiguous copies stay
   ``memref.copy`` and become ``llvm.memcpy``.
 * Loops: ``convert-linalg-to-loops`` (the lowbit kernels are already loop
-  nests with vectorizable bodies; LLVM -O3 vectorizes them).
+  nests with vectorizable bodies; LLVM's loop vectorizer, at
+  ``compile_module(opt_level=2 or 3)``, vectorizes them).
 """
 
 from __future__ import annotations
@@ -40,6 +59,7 @@ from __future__ import annotations
 # Stage name -> pipeline elements. Keep this list readable: it *is* the target.
 STAGES: list[tuple[str, list[str]]] = [
     ("kvc-lowering", [
+        "kvcache-lower-to-tensors",
         "lowbit-bitplane-matmul",
         "lowbit-lower-to-storage",
         "cpu-matmul-kernels",
@@ -53,9 +73,12 @@ STAGES: list[tuple[str, list[str]]] = [
         "cse",
     ]),
     ("bufferized", [
+        "cpu.mark-writable-args",
         "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map "
         "unknown-type-conversion=identity-layout-map}",
         "canonicalize",
+        "drop-equivalent-buffer-results",
+        "cpu.drop-state-results",
         "ownership-based-buffer-deallocation",
         "canonicalize",
         "buffer-deallocation-simplification",
@@ -92,8 +115,10 @@ STAGES: list[tuple[str, list[str]]] = [
 #: Options of the target's own steps (``cpu.<step>``).
 EXTERNALIZE_MIN_BYTES = 1 << 16
 
-#: LLVM optimization level of the ExecutionEngine.
-OPT_LEVEL = 3
+#: Default LLVM optimization level of the ExecutionEngine
+#: (``compile_module(opt_level=...)``): -O3 runs 4-bit matmuls ~27% faster than
+#: -O2; large graphs JIT much faster at lower levels (docs/targets/cpu.md).
+DEFAULT_OPT_LEVEL = 3
 
 
 def pipeline_elements() -> list[str]:

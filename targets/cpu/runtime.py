@@ -9,6 +9,8 @@ several, and scalar arguments are passed by value.
 
 Inputs are wrapped without copying (C-contiguous numpy arrays or CPU torch
 tensors through ``.numpy()``; a non-contiguous input is made contiguous).
+State arguments are never copied: the compiled code writes their new value
+into the caller's array (which must be C-contiguous and writable).
 Every returned buffer is a fresh ``malloc`` owned by the caller (the
 bufferization pipeline guarantees it, see pipeline.py); it becomes a numpy
 array without a copy and is ``free``d when that array is garbage collected.
@@ -62,12 +64,14 @@ class ArgSpec:
     shape: tuple[int | None, ...] | None  # None: a scalar; None entries: dynamic dims
     weight: str | None = None  # bound weight name
     codes_of: str | None = None  # lowbit format of a codes argument (one code per element)
+    state: str | None = None  # state name: the caller's buffer is updated in place
 
     def describe(self) -> str:
         if self.shape is None:
             return self.element
         dims = "x".join("?" if d is None else str(d) for d in self.shape)
-        return f"tensor<{dims + 'x' if dims else ''}{self.element}>"
+        text = f"tensor<{dims + 'x' if dims else ''}{self.element}>"
+        return f"{text} (state, updated in place)" if self.state is not None else text
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class ResultSpec:
     element: str
     rank: int
     codes_of: str | None = None  # a lowbit codes result comes back as uint8
+    shape: tuple[int | None, ...] | None = None  # static sizes (None: dynamic), from the tensor type
 
 
 class _MallocOwner:
@@ -92,11 +97,19 @@ class _MallocOwner:
 
 
 def to_numpy(value, spec: ArgSpec) -> np.ndarray:
-    """Check and wrap one input (numpy array or CPU torch tensor), copying only if unavoidable."""
+    """Check and wrap one input (numpy array or CPU torch tensor), copying only if unavoidable.
+
+    A state argument is never copied: it must be a writable, C-contiguous numpy
+    array or CPU torch tensor of the exact element type, which the call updates."""
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch.Tensor, without importing torch
         if getattr(value, "device", None) is not None and str(value.device) != "cpu":
             raise TypeError(f"{spec.name}: expected a CPU tensor, got one on {value.device}")
+        if spec.state is not None and getattr(value, "requires_grad", False):
+            raise TypeError(f"{spec.name}: a state tensor is updated in place; it must not require grad")
         value = value.detach().numpy()
+    elif spec.state is not None and not isinstance(value, np.ndarray):
+        raise TypeError(f"{spec.name}: a state argument is updated in place: pass a numpy array or CPU torch "
+                        f"tensor, got {type(value).__name__}")
     array = np.asarray(value)
     accepted = _ACCEPTED.get(spec.element)
     if accepted is None:
@@ -113,6 +126,13 @@ def to_numpy(value, spec: ArgSpec) -> np.ndarray:
     for axis, (want, got) in enumerate(zip(spec.shape, array.shape)):
         if want is not None and want != got:
             raise ValueError(f"{spec.name}: dimension {axis} must be {want} ({spec.describe()}), got shape {array.shape}")
+    if spec.state is not None:
+        if not array.flags.c_contiguous:
+            raise ValueError(f"{spec.name}: a state argument is updated in place and must be C-contiguous "
+                             "(a copy would not be updated)")
+        if not array.flags.writeable:
+            raise ValueError(f"{spec.name}: a state argument is updated in place; this array is read-only")
+        return array
     return np.ascontiguousarray(array)
 
 

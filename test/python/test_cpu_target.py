@@ -1,4 +1,5 @@
-"""The cpu target: compile_module, the calling convention, bound weights, dynamic shapes.
+"""The cpu target: compile_module, the calling convention, bound weights, dynamic shapes,
+in-place state arguments, opt_level.
 
 Numerics are checked against numpy on seeded random data. fp32 tolerance: both
 sides sum K products in f32 in different orders, so each is within
@@ -266,8 +267,151 @@ func.func @forward(%x: tensor<4x6xf32>, %y: tensor<4x3xf32>) -> (tensor<4x6xf32>
 }""")
     x = np.random.default_rng(8).standard_normal((4, 6)).astype(np.float32)
     y = np.random.default_rng(9).standard_normal((4, 3)).astype(np.float32)
+    x_before = x.copy()
     r, s = compile_module(module, keep_ir=False)(x, y)
+    # %x is an input, not state: read-only, so the insert works on a copy (x is unchanged)
+    np.testing.assert_array_equal(x, x_before)
     expected = x.copy()
     expected[:, 1::2] = y
     np.testing.assert_array_equal(r, expected)
     np.testing.assert_array_equal(s, x[1:4:2, 0:6:2])
+
+
+# ------------------------------------------------------------------ in-place state
+STATE_STEP = """
+func.func @step(%state: tensor<8x4xf32> {{kvc.state = "kv"}}, %row: tensor<1x4xf32>, %pos: index)
+    -> (tensor<4xf32>, tensor<8x4xf32>) {{
+  %new = tensor.insert_slice %row into %state[%pos, 0] [1, 4] [1, 1] : tensor<1x4xf32> into tensor<8x4xf32>
+  %e = tensor.empty() : tensor<4xf32>
+  %z = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %sum = linalg.reduce ins({reduced} : tensor<8x4xf32>) outs(%f : tensor<4xf32>) dimensions = [0]
+    (%a: f32, %b: f32) {{
+      %r = arith.addf %a, %b : f32
+      linalg.yield %r : f32
+    }}
+  return %sum, %new : tensor<4xf32>, tensor<8x4xf32>
+}}
+"""
+
+
+def _parse(ctx, text):
+    with ctx, ir.Location.unknown():
+        return ir.Module.parse(text)
+
+
+@pytest.mark.parametrize("how", ["attribute", "state_args"])
+def test_state_argument_is_updated_in_place(ctx, how):
+    text = STATE_STEP.format(reduced="%new")
+    if how == "state_args":
+        text = text.replace(' {kvc.state = "kv"}', "")
+    exe = compile_module(_parse(ctx, text), entry="step", state_args=[0] if how == "state_args" else None,
+                         opt_level=0 if how == "state_args" else 3)
+    assert [a.state is not None for a in exe.args] == [True, False, False]
+    assert len(exe.results) == 1 and exe.results[0].shape == (4,)  # the state's result is dropped
+    rng = np.random.default_rng(10)
+    state = rng.standard_normal((8, 4)).astype(np.float32)
+    expected = state.copy()
+    address = state.__array_interface__["data"][0]
+    for pos in (2, 5):  # two calls accumulate into the same buffer
+        row = rng.standard_normal((1, 4)).astype(np.float32)
+        (total,) = exe(state, row, np.array(pos, np.int64))
+        expected[pos] = row[0]
+        assert state.__array_interface__["data"][0] == address  # the caller's own buffer, mutated
+        np.testing.assert_array_equal(state, expected)  # slices copy exactly
+        # 8 f32 additions in some order: within 8 * 2^-24 * sum|x| of the exact sum
+        ref = expected.astype(np.float64).sum(axis=0)
+        assert np.all(np.abs(total - ref) <= 8 * U * np.abs(expected).sum(axis=0))
+    assert "memref.alloc() {alignment = 64 : i64} : memref<8x4xf32>" not in exe.ir_stages["bufferized"]
+    # a CPU torch tensor is state too, updated without a copy
+    t = torch.zeros(8, 4)
+    exe(t, torch.ones(1, 4), np.array(7, np.int64))
+    assert float(t[7].sum()) == 4.0 and float(t.sum()) == 4.0
+
+
+def test_state_updated_in_a_callee_and_a_loop(ctx):
+    """State threaded through a private function and an scf.for loop is still the
+    caller's buffer; a function whose only results are state updates returns []."""
+    exe = compile_module(_parse(ctx, """
+func.func private @put(%s: tensor<8x4xf32>, %row: tensor<1x4xf32>, %p: index) -> tensor<8x4xf32> {
+  %new = tensor.insert_slice %row into %s[%p, 0] [1, 4] [1, 1] : tensor<1x4xf32> into tensor<8x4xf32>
+  return %new : tensor<8x4xf32>
+}
+func.func @step(%a: tensor<8x4xf32> {kvc.state = "a"}, %b: tensor<8x4xf32> {kvc.state = "b"},
+                %row: tensor<1x4xf32>, %pos: index, %n: index) -> (tensor<8x4xf32>, tensor<8x4xf32>) {
+  %a2 = func.call @put(%a, %row, %pos) : (tensor<8x4xf32>, tensor<1x4xf32>, index) -> tensor<8x4xf32>
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b2 = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %b) -> tensor<8x4xf32> {
+    %next = tensor.insert_slice %row into %acc[%i, 0] [1, 4] [1, 1] : tensor<1x4xf32> into tensor<8x4xf32>
+    scf.yield %next : tensor<8x4xf32>
+  }
+  return %b2, %a2 : tensor<8x4xf32>, tensor<8x4xf32>
+}"""), entry="step", opt_level=0)
+    assert exe.results == []
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((8, 4)).astype(np.float32)
+    b = rng.standard_normal((8, 4)).astype(np.float32)
+    row = rng.standard_normal((1, 4)).astype(np.float32)
+    want_a, want_b = a.copy(), b.copy()
+    want_a[6] = row[0]
+    want_b[:3] = row[0]
+    pointers = (a.ctypes.data, b.ctypes.data)
+    assert exe(a, b, row, np.array(6, np.int64), np.array(3, np.int64)) == []
+    assert (a.ctypes.data, b.ctypes.data) == pointers
+    np.testing.assert_array_equal(a, want_a)
+    np.testing.assert_array_equal(b, want_b)
+
+
+def test_state_argument_checks_at_call(ctx):
+    exe = compile_module(_parse(ctx, STATE_STEP.format(reduced="%new")), entry="step", opt_level=0, keep_ir=False)
+    row, pos = np.ones((1, 4), np.float32), np.array(0, np.int64)
+    with pytest.raises(ValueError, match="kv: a state argument is updated in place and must be C-contiguous"):
+        exe(np.zeros((4, 8), np.float32).T, row, pos)
+    readonly = np.zeros((8, 4), np.float32)
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="kv: a state argument is updated in place; this array is read-only"):
+        exe(readonly, row, pos)
+    with pytest.raises(TypeError, match="kv: expected dtype float32"):
+        exe(np.zeros((8, 4), np.float64), row, pos)
+    with pytest.raises(TypeError, match="kv: a state argument is updated in place: pass a numpy array"):
+        exe([[0.0] * 4] * 8, row, pos)
+    both = np.zeros((8, 4), np.float32)
+    with pytest.raises(ValueError, match="kv: the state buffer overlaps another argument"):
+        exe(both, both[:1], pos)
+
+
+def test_state_update_that_cannot_be_in_place_is_rejected(ctx):
+    # The reduction reads the *old* state after the insert overwrote it: bufferization
+    # would have to copy the state. The target refuses, naming function, argument, write and read.
+    module = _parse(ctx, STATE_STEP.format(reduced="%state"))
+    with pytest.raises(CpuCompileError, match=r'@step: state argument #0 \(kvc.state = "kv"\) cannot be updated in '
+                       r"place: one-shot bufferization would copy it before 'tensor.insert_slice' .* writes it, "
+                       r"because the value it overwrites is still read afterwards by 'linalg.reduce'"):
+        compile_module(module, entry="step")
+    # A state whose new value is not returned cannot be an in-place update either.
+    module = _parse(ctx, """
+func.func @f(%s: tensor<8x4xf32> {kvc.cache = "layer0"}, %row: tensor<1x4xf32>) -> tensor<8x4xf32> {
+  %new = tensor.insert_slice %row into %s[0, 0] [1, 4] [1, 1] : tensor<1x4xf32> into tensor<8x4xf32>
+  %e = tensor.empty() : tensor<8x4xf32>
+  %d = linalg.add ins(%new, %new : tensor<8x4xf32>, tensor<8x4xf32>) outs(%e : tensor<8x4xf32>) -> tensor<8x4xf32>
+  return %d : tensor<8x4xf32>
+}""")
+    with pytest.raises(CpuCompileError, match=r'@f: state argument #0 \(kvc.cache = "layer0"\) cannot be updated in '
+                       r"place: no result of @f is its new value"):
+        compile_module(module, entry="f")
+    with pytest.raises(CpuCompileError, match=r"state_args: 5 is not an argument index of 'f' \(it has 2"):
+        compile_module(module, entry="f", state_args=[5])
+
+
+def test_opt_level(ctx, linear):
+    exe, w = linear
+    assert exe.opt_level == 3  # the default
+    with pytest.raises(ValueError, match="opt_level must be an integer from 0 to 3, got 4"):
+        compile_module(_parse(ctx, LINEAR), weights={"w": w}, opt_level=4)
+    exe0 = compile_module(_parse(ctx, LINEAR), weights={"w": w}, opt_level=0, keep_ir=False)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, K)).astype(np.float32)
+    b = rng.standard_normal(N).astype(np.float32)
+    (y0,) = exe0(x, b)
+    assert exe0.opt_level == 0 and np.all(np.abs(y0 - _reference(x, w, b)) <= _bound(x, w))

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import kvc
-from kvc import formats
+from kvc import formats, models
 from kvc.frontend.errors import CompileError
 
 
@@ -125,6 +125,7 @@ def test_save_and_load_roundtrip(tmp_path):
     assert names == ["manifest.json", "module.mlir", "weights"]
     assert all(n.endswith(".npy") for n in os.listdir(tmp_path / "art" / "weights"))  # never pickle
     loaded = kvc.load(tmp_path / "art")
+    assert loaded.opt_level == compiled.opt_level == 3
     np.testing.assert_array_equal(loaded(x).numpy(), compiled(x).numpy())
     assert loaded.report().bytes_after == compiled.report().bytes_after
     assert [q.weight for q in loaded.report().quantized] == [q.weight for q in compiled.report().quantized]
@@ -165,6 +166,10 @@ def test_unsupported_target_and_options_are_rejected():
         kvc.compile(stack(), (torch.randn(1, 96),), target="pim")
     with pytest.raises(ValueError, match="unknown format"):
         kvc.compile(stack(), (torch.randn(1, 96),), weights="int17")
+    with pytest.raises(CompileError, match="opt_level must be an integer from 0 to 3, got 4"):
+        kvc.compile(stack(), (torch.randn(1, 96),), opt_level=4)
+    with pytest.raises(CompileError, match="opt_level must be an integer from 0 to 3, got -1"):
+        kvc.compile_llm(models.tiny_llama(num_layers=1), max_seq_len=16, prefill_len=4, opt_level=-1)
 
 
 def test_import_kvc_does_not_import_mlir():
@@ -192,11 +197,8 @@ def test_minilm_embeddings_match_eager(monkeypatch):
     # cpu target's default -O3, LLVM takes ~52 s to JIT MiniLM's ~100 loop nests
     # on 2 cores (-O2: ~12 s, -O0: <1 s; the passes before the JIT take <1 s);
     # the embeddings match eager PyTorch at every level (cosine 1.0, max|diff|
-    # ~1e-7). -O0 keeps this test at a few seconds; -O3 numerics are covered by
-    # the target's own tests and the fp32/quantized stacks above.
-    from kvc.targets.cpu import pipeline as cpu_pipeline
-
-    monkeypatch.setattr(cpu_pipeline, "OPT_LEVEL", 0)
+    # ~1e-7). opt_level=0 keeps this test at a few seconds; -O3 numerics are
+    # covered by the target's own tests and the fp32/quantized stacks above.
     path = str(pkg.get_model_path())
     tok = transformers.AutoTokenizer.from_pretrained(path)
     bert = transformers.AutoModel.from_pretrained(path, attn_implementation="eager").eval()
@@ -217,7 +219,8 @@ def test_minilm_embeddings_match_eager(monkeypatch):
     model = Embed(bert).eval()
     batch = tok(MINILM_SENTENCES, padding="max_length", max_length=16, truncation=True, return_tensors="pt")
     args = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-    compiled = kvc.compile(model, args)
+    compiled = kvc.compile(model, args, opt_level=0)
+    assert compiled.opt_level == 0 and compiled._exe.opt_level == 0
     with torch.no_grad():
         ref = model(*args)
     y = compiled(*args)

@@ -77,9 +77,13 @@ def test_cache_is_updated_in_place(llama):
     # the kvc IR carries the cache as kvcache state
     ir = llm.kvc_ir["decode"]
     assert "!kvcache.cache<\"kv\", 48" in ir and "kvcache.append" in ir and "kvcache.read" in ir
-    bufferized = llm.ir["decode:cpu:drop-equivalent-buffer-results"]
+    # the cpu target's bufferized stage: the cache is a state argument, written in place,
+    # no cache-sized allocation, and no longer a result (test/Frontend/llama-decode-inplace.mlir)
+    bufferized = llm.ir["decode:cpu:bufferized"]
     assert "memref<2x48x2x32xf32> {kvc.cache = \"layer0\"}" in bufferized
     assert "memref.alloc() {alignment = 64 : i64} : memref<2x48x2x32xf32>" not in bufferized
+    assert [a.state for a in llm._decode.args][2:] == [f"layer{i}" for i in range(model.cfg.num_layers)]
+    assert len(llm._decode.results) == 1  # logits only: the cache results were dropped
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +151,7 @@ def test_llm_save_load_generates_identical_tokens(llama_tied_int4, tmp_path):
     assert files and all(f.endswith(".npy") for f in files)  # raw arrays, never pickle
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["format"] == "kvc.compiled-llm/1" and manifest["vocab_size"] == model.cfg.vocab_size
+    assert manifest["opt_level"] == llm.opt_level == 3  # compile_llm's default; loading uses the same
     texts = [(path / f"{e}.mlir").read_text() for e in ("prefill", "decode")]
     assert texts == [llm.kvc_ir["prefill"], llm.kvc_ir["decode"]]
     bound = set()
@@ -159,6 +164,7 @@ def test_llm_save_load_generates_identical_tokens(llama_tied_int4, tmp_path):
 
     loaded = kvc.load(path)
     assert isinstance(loaded, type(llm)) and loaded.vocab_size == llm.vocab_size
+    assert loaded.opt_level == llm.opt_level and loaded._decode.opt_level == llm.opt_level
     assert loaded.report().bytes_after == llm.report().bytes_after
     assert loaded.report().formats == llm.report().formats
     prompt = torch.randint(0, model.cfg.vocab_size, (1, 9), generator=torch.Generator().manual_seed(21))

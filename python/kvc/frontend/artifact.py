@@ -3,8 +3,9 @@
 An artifact is a directory:
 
 - ``manifest.json``: the format (``kvc.compiled-module/1`` or
-  ``kvc.compiled-llm/1``), the target, the entry function(s) and the file of
-  each one's kvc IR, every weight's name, file, dtype and shape, the report,
+  ``kvc.compiled-llm/1``), the target, the LLVM optimization level it was
+  compiled at (loading compiles at the same level), the entry function(s) and
+  the file of each one's kvc IR, every weight's name, file, dtype and shape, the report,
   and what the artifact needs to be run (example input shapes for a module;
   cache geometry, prefill length and vocabulary size for an LLM);
 - one ``<entry>.mlir`` per function (``module.mlir`` for ``kvc.compile``,
@@ -87,8 +88,9 @@ def save_compiled(compiled, path) -> None:
 
         with quiet_treespec_warning():
             out_spec = _pytree.treespec_dumps(compiled._out_spec)
-    manifest = {"format": FORMAT, "target": compiled.report().target, "entry": "forward", "module": "module.mlir",
-                "inputs": list(compiled.input_specs), "weights": weights, "out_spec": out_spec,
+    manifest = {"format": FORMAT, "target": compiled.report().target, "opt_level": compiled.opt_level,
+                "entry": "forward", "module": "module.mlir", "inputs": list(compiled.input_specs),
+                "weights": weights, "out_spec": out_spec,
                 **_report_fields(compiled.report())}
     _write_manifest(path, manifest)
 
@@ -107,7 +109,7 @@ def save_llm(llm, path) -> None:
             f.write(llm.kvc_ir[name])
         entries[name] = {"module": fname, "tokens": tokens}
     manifest = {
-        "format": LLM_FORMAT, "target": llm.report().target, "entries": entries,
+        "format": LLM_FORMAT, "target": llm.report().target, "opt_level": llm.opt_level, "entries": entries,
         "kv_cache": {"num_layers": llm.num_layers, "kv_heads": llm.kv_heads, "head_dim": llm.head_dim,
                      "max_seq_len": llm.max_seq_len,
                      "layout": "[2, max_seq_len, kv_heads, head_dim] float32, K then V"},
@@ -190,6 +192,14 @@ def _parse(text: str, context, source: str):
             raise ArtifactError(f"{source}: the kvc IR does not parse: {str(err).strip().splitlines()[0]}") from None
 
 
+def _opt_level(path: str, manifest: dict) -> int:
+    """The LLVM optimization level the artifact was compiled at (3, the default, if not recorded)."""
+    level = manifest.get("opt_level", 3)
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 3:
+        raise ArtifactError(f"{path}: manifest opt_level must be an integer from 0 to 3, got {level!r}")
+    return level
+
+
 def load_compiled(path, manifest: dict | None = None):
     from kvc.api import CompiledModule, _cpu_compile
     from kvc.context import make_context
@@ -201,7 +211,8 @@ def load_compiled(path, manifest: dict | None = None):
     weights = _read_weights(path, manifest)
     text = _read_text(path, manifest["module"])
     module = _parse(text, make_context(), os.path.join(path, manifest["module"]))
-    exe = _cpu_compile(module, entry=manifest["entry"], weights=weights, in_place_state=False)
+    opt_level = _opt_level(path, manifest)
+    exe = _cpu_compile(module, entry=manifest["entry"], weights=weights, opt_level=opt_level)
     out_spec = None
     if manifest["out_spec"] is not None:
         from torch.utils import _pytree
@@ -211,7 +222,7 @@ def load_compiled(path, manifest: dict | None = None):
         with quiet_treespec_warning():
             out_spec = _pytree.treespec_loads(manifest["out_spec"])
     return CompiledModule(exe, _report(manifest), {"kvc": text}, out_spec, text, weights,
-                          input_specs=manifest.get("inputs", []))
+                          input_specs=manifest.get("inputs", []), opt_level=opt_level)
 
 
 def load_llm(path, manifest: dict | None = None):
@@ -225,13 +236,14 @@ def load_llm(path, manifest: dict | None = None):
     weights = _read_weights(path, manifest)
     context = make_context()
     exes, texts = {}, {}
+    opt_level = _opt_level(path, manifest)
     for name in ("prefill", "decode"):
         rel = manifest["entries"][name]["module"]
         texts[name] = _read_text(path, rel)
         module = _parse(texts[name], context, os.path.join(path, rel))
-        exes[name] = _cpu_compile(module, entry=name, weights=weights, in_place_state=True)
+        exes[name] = _cpu_compile(module, entry=name, weights=weights, opt_level=opt_level)
     kv = manifest["kv_cache"]
     spec = (kv["num_layers"], kv["kv_heads"], kv["head_dim"])
     ir_texts = {f"{name}:kvc": text for name, text in texts.items()}
     return CompiledLLM(exes["prefill"], exes["decode"], spec, kv["max_seq_len"], manifest["prefill_len"],
-                       _report(manifest), ir_texts, texts, weights=weights)
+                       _report(manifest), ir_texts, texts, weights=weights, opt_level=opt_level)

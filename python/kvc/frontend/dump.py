@@ -1,12 +1,12 @@
 """Print the frontend's output for a built-in model (used by test/Frontend lit tests).
 
     python -m kvc.frontend.dump linear [--weights int4:g32]
-    python -m kvc.frontend.dump llama --entry decode [--weights int4:g32] [--stage kvc|bufferized]
+    python -m kvc.frontend.dump llama --entry decode [--weights int4:g32]
 
-``--stage kvc`` prints the kvc IR the frontend hands to the target;
-``--stage bufferized`` prints the step after ``kvcache-lower-to-tensors``,
-one-shot bufferization and dropping of results equivalent to arguments (the
-in-place cache update). No JIT is involved, so this is fast.
+It prints the kvc IR the frontend hands to the target (no target pass, no
+JIT). The target's stages of that IR come from the target's own driver, e.g.
+``... | python -m kvc.targets.cpu - --entry decode --random-weights 0
+--print-stage bufferized`` (test/Frontend/llama-decode-inplace.mlir).
 """
 
 from __future__ import annotations
@@ -35,13 +35,9 @@ def main(argv=None) -> int:
     parser.add_argument("model", choices=("linear", "llama"))
     parser.add_argument("--weights", default=None)
     parser.add_argument("--entry", default="decode", choices=("prefill", "decode"))
-    parser.add_argument("--stage", default="kvc", choices=("kvc", "bufferized"))
     parser.add_argument("--max-seq-len", type=int, default=32)
     args = parser.parse_args(argv)
-    from mlir import ir
-
     from kvc.api import _Stages, _frontend, _Step, _builtin_adapter
-    from kvc.pipeline import run_pipeline
 
     model, inputs = _models(args.model)
     cache_names = None
@@ -56,18 +52,6 @@ def main(argv=None) -> int:
         entry = args.entry
     _, module, _, _, _ = _frontend(model, inputs, weights=args.weights, stages=_Stages(False), keep_ir=False,
                                    func_name=entry, cache_names=cache_names)
-    if args.stage == "bufferized":
-        with module.context, ir.Location.unknown():
-            run_pipeline(module, "kvcache-lower-to-tensors,"
-                         "one-shot-bufferize{bufferize-function-boundaries "
-                         "function-boundary-type-conversion=identity-layout-map}")
-            for op in module.body.operations:
-                if op.operation.name == "func.func":
-                    op.attributes["sym_visibility"] = ir.StringAttr.get("private")
-            run_pipeline(module, "drop-equivalent-buffer-results,canonicalize")
-            for op in module.body.operations:
-                if op.operation.name == "func.func":
-                    del op.attributes["sym_visibility"]
     sys.stdout.write(str(module) + "\n")
     return 0
 

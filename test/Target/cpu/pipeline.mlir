@@ -51,10 +51,15 @@ func.func @constants() -> tensor<1x128xf32> {
 }
 
 // STAGES: kvc-lowering:
+// STAGES-NEXT: kvcache-lower-to-tensors
 // STAGES-NEXT: lowbit-bitplane-matmul
 // STAGES-NEXT: lowbit-lower-to-storage
 // STAGES: bufferized:
+// STAGES-NEXT: cpu.mark-writable-args
 // STAGES-NEXT: one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map
+// STAGES-NEXT: canonicalize
+// STAGES-NEXT: drop-equivalent-buffer-results
+// STAGES-NEXT: cpu.drop-state-results
 // STAGES: llvm:
 // STAGES: reconcile-unrealized-casts
 
