@@ -21,7 +21,7 @@ import torch
 
 from kvc.frontend.errors import CompileError
 
-TARGETS = ("cpu",)
+TARGETS = ("cpu", "cuda")
 
 
 # ------------------------------------------------------------------ progress
@@ -308,6 +308,8 @@ def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", weights
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
     model = model.eval()
+    if target == "cuda":
+        return _compile_cuda(model, example_inputs, weights)
     stages = _Stages(progress)
     captured, module, plan, irs, kvc_text = _frontend(model, example_inputs, weights=weights, stages=stages,
                                                       keep_ir=keep_ir)
@@ -319,6 +321,26 @@ def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", weights
     out_spec = getattr(captured.program.call_spec, "out_spec", None)
     return CompiledModule(exe, report, irs, out_spec, kvc_text, plan.arrays,
                           input_specs=_input_specs(captured, example_inputs), opt_level=opt_level)
+
+
+def _compile_cuda(model, example_inputs, weights):
+    """The cuda target compiles models of linears - nn.Sequential of nn.Linear and
+    elementwise ReLU / GELU / SiLU - into one low-bit GEMV kernel per linear
+    (targets/cuda, docs/targets/cuda.md); attention and the rest of a decoder are
+    not lowered to cuda yet. Compiling needs no GPU (PTX comes from the NVPTX
+    backend); running the result needs one, ``.simulate(x)`` emulates it bit-exactly
+    on the CPU. Activations are fp16 unless the example input is bf16."""
+    from kvc.targets.cuda import CudaTargetError, compile_linears
+
+    if weights is None:
+        raise CompileError("target 'cuda' compiles low-bit linear layers: pass weights=<format>, "
+                           "e.g. weights='int4:g128' (kvc.formats.names() lists them)")
+    first = example_inputs[0] if example_inputs else None
+    act = "bfloat16" if isinstance(first, torch.Tensor) and first.dtype == torch.bfloat16 else "float16"
+    try:
+        return compile_linears(model, weights=weights, act=act)
+    except CudaTargetError as err:
+        raise CompileError(f"{err}; use target='cpu' for other models") from None
 
 
 # ---------------------------------------------------------------- LLMs
@@ -562,7 +584,22 @@ def load(path):
     :class:`CompiledModule`) or ``CompiledLLM.save`` (returns a :class:`CompiledLLM`).
 
     Weights are memory-mapped read-only; the kvc IR is compiled for the target
-    again (so loading needs kvc's compiler, like compiling)."""
+    again (so loading needs kvc's compiler, like compiling). A cuda artifact
+    (``kvc.compile(..., target="cuda")``) loads with torch and numpy only."""
+    import json
+    from pathlib import Path
+
+    manifest = Path(path) / "manifest.json"
+    if manifest.is_file():
+        try:
+            kind = json.loads(manifest.read_text()).get("format")
+        except (OSError, ValueError):
+            kind = None
+        if kind == "kvc-cuda-artifact":
+            # cuda artifacts carry PTX and packed weights: loading needs no MLIR.
+            from kvc.targets.cuda import load as load_cuda
+
+            return load_cuda(path)
     from kvc.frontend.artifact import load as load_artifact
 
     return load_artifact(path)

@@ -128,13 +128,14 @@ def cmd_compile(args) -> int:
         _say(args, f"[kvc] compiling {args.model} as an LLM (max_seq_len={max_seq}, prefill_len={prefill}"
                    f"{', weights=' + args.weights if args.weights else ''})")
         compiled = kvc.compile_llm(model, max_seq_len=max_seq, prefill_len=prefill, weights=args.weights,
-                                   keep_ir=False, progress=progress)
+                                   keep_ir=False, progress=progress, opt_level=args.opt_level)
     else:
         if args.max_seq_len is not None or args.prefill_len is not None:
             raise CliError("--max-seq-len / --prefill-len apply to decoder LMs only; this model is compiled "
                            "with kvc.compile at its example input shapes")
         _say(args, f"[kvc] compiling {args.model}{' with weights=' + args.weights if args.weights else ''}")
-        compiled = kvc.compile(model, example_inputs, weights=args.weights, keep_ir=False, progress=progress)
+        compiled = kvc.compile(model, example_inputs, weights=args.weights, keep_ir=False, progress=progress,
+                               opt_level=args.opt_level)
     print(compiled.report().table())
     if args.output:
         compiled.save(args.output)
@@ -216,6 +217,8 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--max-seq-len", type=_positive, default=None, help="KV cache capacity of an LLM (default 256)")
     comp.add_argument("--prefill-len", type=_positive, default=None,
                       help="tokens per prefill step of an LLM (default min(16, max-seq-len))")
+    comp.add_argument("--opt-level", type=int, choices=range(4), default=3, metavar="{0,1,2,3}",
+                      help="LLVM optimization level of the cpu target's JIT (default 3; 2 compiles much faster)")
     comp.add_argument("-o", "--output", metavar="ARTIFACT_DIR", default=None, help="save the compiled artifact here")
     comp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
