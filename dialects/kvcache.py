@@ -30,14 +30,13 @@ from kvc.irdl_ops import (
     tensor,
 )
 from kvc.irdl_types import dynamic_type_info, type_name
-from kvc.verifier import op_rule, type_error, type_rule
+from kvc.verifier import DYN, op_rule, type_error, type_rule, ranked, same_dim, shape_str
 
 from kvc.dialects import lowbit
 
 KINDS = ("kv", "x", "latent")
 QUANT_AXES = ("token", "channel")
 STORAGE_KEYS = ("group_size", "quant_axis", "residual", "delta", "scale_type")
-DYN = ir.ShapedType.get_dynamic_size()
 
 # ------------------------------------------------------------------------- type
 
@@ -354,18 +353,7 @@ def remat_body(view) -> RematBody:
 
 
 # ---------------------------------------------------------------- verifier rules
-def _same(a: int, b: int) -> bool:
-    return a == DYN or b == DYN or a == b
 
-
-def _shape_str(shape) -> str:
-    return "x".join("?" if d == DYN else str(d) for d in shape) or "scalar"
-
-
-def _ranked(value: ir.Value, what: str) -> ir.RankedTensorType:
-    if not isinstance(value.type, ir.RankedTensorType):
-        raise VerifyError(f"{what} must be a ranked tensor, got {value.type}")
-    return ir.RankedTensorType(value.type)
 
 
 def _cache_of(view) -> CacheInfo:
@@ -375,8 +363,8 @@ def _cache_of(view) -> CacheInfo:
 def _check_window(ty: ir.RankedTensorType, info: CacheInfo, what: str, *, float_only=True) -> int:
     """Checks ty = [T, *token_shape] with a float element; returns T."""
     expected = info.window_shape(ty.shape[0] if ty.rank else DYN)
-    if ty.rank != len(expected) or not all(_same(a, b) for a, b in zip(ty.shape, expected)):
-        raise VerifyError(f"{what} shape {_shape_str(ty.shape)} must be [tokens, {', '.join(map(str, info.token_shape))}] "
+    if ty.rank != len(expected) or not all(same_dim(a, b) for a, b in zip(ty.shape, expected)):
+        raise VerifyError(f"{what} shape {shape_str(ty.shape)} must be [tokens, {', '.join(map(str, info.token_shape))}] "
                           f"for this cache")
     if float_only and not _is_float(ty.element_type):
         raise VerifyError(f"{what} must have a float element type, got {ty.element_type}")
@@ -431,7 +419,7 @@ def _verify_append(op):
         what = "K and V" if info.kind == "kv" else "one source tensor"
         raise VerifyError(f"a '{info.kind}' cache takes {what} ({info.num_stored} value(s)), got {len(values)}")
     for index, value in enumerate(values):
-        tokens = _check_window(_ranked(value, f"value #{index}"), info, f"value #{index}")
+        tokens = _check_window(ranked(value, f"value #{index}"), info, f"value #{index}")
         _check_write_range(view, info, tokens, f"value #{index}")
 
 
@@ -443,12 +431,12 @@ def _verify_append_delta(op):
         raise VerifyError("kvcache.append_delta needs a delta (XQuant-CL) cache: storage option 'delta'")
     if view.new_cache.type != view.cache.type:
         raise VerifyError(f"result type {view.new_cache.type} must equal the cache type {view.cache.type}")
-    x = _ranked(view.input, "input")
-    acc = _ranked(view.accumulator, "accumulator")
+    x = ranked(view.input, "input")
+    acc = ranked(view.accumulator, "accumulator")
     tokens = _check_window(x, info, "input")
     _check_window(acc, info, "accumulator")
     if list(acc.shape) != list(x.shape):
-        raise VerifyError(f"accumulator shape {_shape_str(acc.shape)} must equal the input shape {_shape_str(x.shape)}")
+        raise VerifyError(f"accumulator shape {shape_str(acc.shape)} must equal the input shape {shape_str(x.shape)}")
     if view.new_accumulator.type != view.accumulator.type:
         raise VerifyError(f"new_accumulator type {view.new_accumulator.type} must equal the accumulator type "
                           f"{view.accumulator.type}")
@@ -465,7 +453,7 @@ def _verify_read(op):
         raise VerifyError(f"reading a '{info.kind}' cache yields {what} ({info.num_stored} result(s)), got {len(outputs)}")
     window = None
     for index, value in enumerate(outputs):
-        ty = _ranked(value, f"result #{index}")
+        ty = ranked(value, f"result #{index}")
         tokens = _check_window(ty, info, f"result #{index}")
         _check_length(view, info, tokens, f"result #{index}")
         window = ty
@@ -483,13 +471,13 @@ def _verify_remat(op):
     args = list(block.arguments)
     if len(args) != 2:
         raise VerifyError(f"body must take 2 arguments (window, positions), got {len(args)}")
-    window = _ranked(args[0], "body argument #0 (window)")
+    window = ranked(args[0], "body argument #0 (window)")
     tokens = _check_window(window, info, "body argument #0 (window)")
     _check_length(view, info, tokens, "body argument #0 (window)")
-    positions = _ranked(args[1], "body argument #1 (positions)")
+    positions = ranked(args[1], "body argument #1 (positions)")
     i64 = ir.IntegerType.get_signless(64, context=op.context)
-    if positions.rank != 1 or positions.element_type != i64 or not _same(positions.shape[0], tokens):
-        raise VerifyError(f"body argument #1 (positions) must be tensor<{_shape_str([tokens])}xi64>, got {positions}")
+    if positions.rank != 1 or positions.element_type != i64 or not same_dim(positions.shape[0], tokens):
+        raise VerifyError(f"body argument #1 (positions) must be tensor<{shape_str([tokens])}xi64>, got {positions}")
     produced = [r for r in (view.key, view.value) if r is not None]
     if not produced:
         raise VerifyError("must produce a key, a value or both")
@@ -497,10 +485,10 @@ def _verify_remat(op):
         result = getattr(view, name)
         if result is None:
             continue
-        ty = _ranked(result, name)
-        if ty.rank < 1 or not _same(ty.shape[0], tokens):
-            raise VerifyError(f"{name} shape {_shape_str(ty.shape)} must start with the window's "
-                              f"{_shape_str([tokens])} tokens")
+        ty = ranked(result, name)
+        if ty.rank < 1 or not same_dim(ty.shape[0], tokens):
+            raise VerifyError(f"{name} shape {shape_str(ty.shape)} must start with the window's "
+                              f"{shape_str([tokens])} tokens")
         if not _is_float(ty.element_type):
             raise VerifyError(f"{name} must have a float element type, got {ty.element_type}")
     term = region_terminator(region)

@@ -27,13 +27,12 @@ from mlir import ir
 from kvc.diagnostics import VerifyError
 from kvc.irdl_ops import OPTIONAL, SINGLE, OpSpec, i64, shape_of, tensor
 from kvc.irdl_types import split_top_level
-from kvc.verifier import op_rule
+from kvc.verifier import DYN, op_rule, ranked, same_dim, shape_str
 
 TILE = 64  # elements per Mustafar tile (one 64-bit bitmap)
 VALUE_PAD = 8  # a tile's nonzeros are padded to a multiple of this
 MASK_WORD = 32  # weights per SparAMX mask word (i32)
 TILE_LAYOUTS = ("token", "channel")
-DYN = ir.ShapedType.get_dynamic_size()
 
 # -------------------------------------------------------------------- encodings
 
@@ -242,30 +241,19 @@ def build_attention(q: ir.Value, keys: ir.Value, values: ir.Value, *, recent_key
 
 
 # ---------------------------------------------------------------- verifier rules
-def _same(a: int, b: int) -> bool:
-    return a == DYN or b == DYN or a == b
-
-
-def _shape_str(shape) -> str:
-    return "x".join("?" if d == DYN else str(d) for d in shape) or "scalar"
 
 
 def _same_shape(a, b) -> bool:
-    return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(same_dim(x, y) for x, y in zip(a, b))
 
 
 def _is_float(ty: ir.Type) -> bool:
     return isinstance(ty, (ir.F16Type, ir.BF16Type, ir.F32Type))
 
 
-def _ranked(value: ir.Value, what: str) -> ir.RankedTensorType:
-    if not isinstance(value.type, ir.RankedTensorType):
-        raise VerifyError(f"{what} must be a ranked tensor, got {value.type}")
-    return ir.RankedTensorType(value.type)
-
 
 def _dense(value: ir.Value, what: str) -> ir.RankedTensorType:
-    ty = _ranked(value, what)
+    ty = ranked(value, what)
     if ty.encoding is not None:
         raise VerifyError(f"{what} must be a dense tensor (no encoding), got {ty}")
     return ty
@@ -273,7 +261,7 @@ def _dense(value: ir.Value, what: str) -> ir.RankedTensorType:
 
 def _format(value: ir.Value, what: str) -> tuple[ir.RankedTensorType, Format]:
     """Checks that value is compressed in a supported, well-formed format."""
-    ty = _ranked(value, what)
+    ty = ranked(value, what)
     enc = ty.encoding
     if enc is None:
         raise VerifyError(f"{what} must be compressed (#kvsparse.bitmap, #kvsparse.bitmask or N:M), got dense {ty}")
@@ -303,28 +291,28 @@ def _format(value: ir.Value, what: str) -> tuple[ir.RankedTensorType, Format]:
                               f"multiple of {TILE}")
     elif fmt.kind == "bitmask":
         if ty.rank != 2:
-            raise VerifyError(f"{what}: a bitmask weight is 2-D [N, K], got {_shape_str(shape)}")
+            raise VerifyError(f"{what}: a bitmask weight is 2-D [N, K], got {shape_str(shape)}")
     elif shape[-1] != DYN and shape[-1] % fmt.m:
         raise VerifyError(f"{what}: {fmt.n}:{fmt.m} sparsity needs K = {shape[-1]} to be a multiple of {fmt.m}")
     return ty, fmt
 
 
 def _buffer_str(shape, element) -> str:
-    return f"tensor<{_shape_str(shape)}x{element}>"
+    return f"tensor<{shape_str(shape)}x{element}>"
 
 
 def _verify_storage(view, compressed: ir.RankedTensorType, fmt: Format):
     if fmt.kind == "nm":
         raise VerifyError("N:M tensors use the upstream sparse_tensor.assemble/disassemble")
     expected = storage_layout(compressed)
-    bitmap = _ranked(view.bitmap, "bitmap")
+    bitmap = ranked(view.bitmap, "bitmap")
     shape, element = expected["bitmap"]
     if not _same_shape(bitmap.shape, shape) or bitmap.element_type != element:
         raise VerifyError(f"bitmap must be {_buffer_str(shape, element)} for {compressed}, got {bitmap}")
     if fmt.kind == "bitmap":
         if view.offsets is None:
             raise VerifyError("bitmap tiles need the offsets buffer (prefix sums of the padded tile sizes)")
-        offsets = _ranked(view.offsets, "offsets")
+        offsets = ranked(view.offsets, "offsets")
         shape, element = expected["offsets"]
         if not _same_shape(offsets.shape, shape) or offsets.element_type != element:
             raise VerifyError(f"offsets must be {_buffer_str(shape, element)} (one more than the tiles), got {offsets}")
@@ -335,7 +323,7 @@ def _verify_storage(view, compressed: ir.RankedTensorType, fmt: Format):
             raise VerifyError("a bitmask weight has no offsets buffer")
         n, k = compressed.shape
         capacity = DYN if DYN in (n, k) else n * k
-    values = _ranked(view.values, "values")
+    values = ranked(view.values, "values")
     if values.rank != 1 or values.element_type != compressed.element_type:
         raise VerifyError(f"values must be a 1-D tensor of {compressed.element_type}, got {values}")
     length = values.shape[0]
@@ -407,12 +395,12 @@ def _verify_matmul(op):
         raise VerifyError("weight must be a #kvsparse.bitmask or N:M weight; bitmap tiles are for the KV cache")
     if not _is_float(x.element_type):
         raise VerifyError(f"input must have an f16, bf16 or f32 element type, got {x.element_type}")
-    if x.rank < 1 or not _same(x.shape[-1], w.shape[1]):
-        raise VerifyError(f"input's last dimension {_shape_str(x.shape[-1:])} must equal the weight's K = {w.shape[1]}")
+    if x.rank < 1 or not same_dim(x.shape[-1], w.shape[1]):
+        raise VerifyError(f"input's last dimension {shape_str(x.shape[-1:])} must equal the weight's K = {w.shape[1]}")
     out = _dense(view.output, "result")
     expected = list(x.shape[:-1]) + [w.shape[0]]
     if not _same_shape(out.shape, expected) or out.element_type != x.element_type:
-        raise VerifyError(f"result {out} must be {_shape_str(expected)} of the input's {x.element_type}")
+        raise VerifyError(f"result {out} must be {shape_str(expected)} of the input's {x.element_type}")
 
 
 @op_rule("kvsparse.attention")
@@ -428,10 +416,10 @@ def _verify_attention(op):
     if vfmt.kind != "bitmap" or vfmt.tiles != "channel":
         raise VerifyError(f'values must use #kvsparse.bitmap<"channel"> tiles (64 channels of one token), got {vfmt}')
     if keys.rank != 3 or not _same_shape(keys.shape, values.shape):
-        raise VerifyError(f"keys and values must both be [tokens, kv_heads, head_dim], got {_shape_str(keys.shape)} "
-                          f"and {_shape_str(values.shape)}")
+        raise VerifyError(f"keys and values must both be [tokens, kv_heads, head_dim], got {shape_str(keys.shape)} "
+                          f"and {shape_str(values.shape)}")
     _, kv_heads, head_dim = keys.shape
-    if not _same(q.shape[1], head_dim):
+    if not same_dim(q.shape[1], head_dim):
         raise VerifyError(f"query head_dim {q.shape[1]} must equal the cache's {head_dim}")
     if DYN not in (q.shape[0], kv_heads) and q.shape[0] % kv_heads:
         raise VerifyError(f"query heads {q.shape[0]} must be a multiple of the KV heads {kv_heads} (GQA)")

@@ -16,7 +16,7 @@ from mlir import ir
 from kvc.diagnostics import VerifyError
 from kvc.irdl_ops import OPTIONAL, SINGLE, OpSpec, i64, shape_of, tensor
 from kvc.irdl_types import dynamic_type_info, float_array_param, int_param
-from kvc.verifier import op_rule, type_rule
+from kvc.verifier import DYN, op_rule, type_rule, ranked, same_dim, shape_str
 
 DEFAULT_RAZER_SPECIALS = (5.0, 8.0, -5.0, -8.0)
 FAMILIES = ("int", "uint", "float", "razer", "bipolar")
@@ -236,22 +236,12 @@ def build_matmul(x, codes, scales, *, group_size: int, zeros=None, meta=None, lo
 
 
 # ---------------------------------------------------------------- verifier rules
-DYN = ir.ShapedType.get_dynamic_size()
 
 
-def _same(a: int, b: int) -> bool:
-    return a == DYN or b == DYN or a == b
-
-
-def _shape_str(shape) -> str:
-    return "x".join("?" if d == DYN else str(d) for d in shape) or "scalar"
 
 
 def _ranked(view, name):
-    value = getattr(view, name)
-    if not isinstance(value.type, ir.RankedTensorType):
-        raise VerifyError(f"{name} must be a ranked tensor, got {value.type}")
-    return ir.RankedTensorType(value.type)
+    return ranked(getattr(view, name), name)
 
 
 def _is_float(ty: ir.Type) -> bool:
@@ -273,10 +263,10 @@ def _check_side_tensors(view, codes_shape, fmt, group_size, axis, *, where_k: st
     scales = _ranked(view, "scales")
     if not _is_float(scales.element_type):
         raise VerifyError(f"scales must have a float element type, got {scales.element_type}")
-    if len(scales.shape) != len(expected) or not all(_same(a, b) for a, b in zip(scales.shape, expected)):
+    if len(scales.shape) != len(expected) or not all(same_dim(a, b) for a, b in zip(scales.shape, expected)):
         raise VerifyError(
-            f"scales shape {_shape_str(scales.shape)} does not match {where_k} in groups of {group_size}: "
-            f"expected {_shape_str(expected)}"
+            f"scales shape {shape_str(scales.shape)} does not match {where_k} in groups of {group_size}: "
+            f"expected {shape_str(expected)}"
         )
     family = format_info(fmt)[0]
     if view.zeros is not None:
@@ -290,7 +280,7 @@ def _check_side_tensors(view, codes_shape, fmt, group_size, axis, *, where_k: st
             raise VerifyError("razer4 needs a meta operand holding the per-group special-value selector")
         meta = _ranked(view, "meta")
         if not isinstance(meta.element_type, ir.IntegerType) or list(meta.shape) != list(scales.shape):
-            raise VerifyError(f"meta must be an integer tensor shaped like the scales ({_shape_str(scales.shape)}), got {meta}")
+            raise VerifyError(f"meta must be an integer tensor shaped like the scales ({shape_str(scales.shape)}), got {meta}")
     elif view.meta is not None:
         raise VerifyError(f"meta is only meaningful for razer formats, not {format_name(fmt)}")
 
@@ -305,8 +295,8 @@ def _codes_format(view, name="codes") -> tuple[ir.RankedTensorType, ir.Type]:
 
 def _quantize_like(view, codes, fmt, float_value):
     group_size, axis = _check_group_params(view, len(codes.shape))
-    if len(float_value.shape) != len(codes.shape) or not all(_same(a, b) for a, b in zip(float_value.shape, codes.shape)):
-        raise VerifyError(f"codes shape {_shape_str(codes.shape)} must equal the float shape {_shape_str(float_value.shape)}")
+    if len(float_value.shape) != len(codes.shape) or not all(same_dim(a, b) for a, b in zip(float_value.shape, codes.shape)):
+        raise VerifyError(f"codes shape {shape_str(codes.shape)} must equal the float shape {shape_str(float_value.shape)}")
     if not _is_float(float_value.element_type):
         raise VerifyError(f"the float side must have a float element type, got {float_value.element_type}")
     _check_side_tensors(view, list(codes.shape), fmt, group_size, axis, where_k=f"axis {axis}")
@@ -331,10 +321,10 @@ def _check_packing(codes: ir.RankedTensorType, fmt, packed: ir.RankedTensorType)
         raise VerifyError(f"packed storage must be i8 words, got {packed.element_type}")
     bits = format_bits(fmt)
     expected = list(codes.shape[:-1]) + ([packed_length(codes.shape[-1], bits)] if codes.shape[-1] != DYN else [DYN])
-    if len(packed.shape) != len(expected) or not all(_same(a, b) for a, b in zip(packed.shape, expected)):
+    if len(packed.shape) != len(expected) or not all(same_dim(a, b) for a, b in zip(packed.shape, expected)):
         raise VerifyError(
-            f"packed shape {_shape_str(packed.shape)} does not hold codes {_shape_str(codes.shape)} at {bits} bits: "
-            f"expected {_shape_str(expected)}"
+            f"packed shape {shape_str(packed.shape)} does not hold codes {shape_str(codes.shape)} at {bits} bits: "
+            f"expected {shape_str(expected)}"
         )
 
 
@@ -359,14 +349,14 @@ def _verify_matmul(op):
     codes, fmt = _codes_format(view)
     out = _ranked(view, "output")
     if len(codes.shape) != 2:
-        raise VerifyError(f"codes must be a 2-D [N, K] weight, got {_shape_str(codes.shape)}")
-    if len(x.shape) < 1 or not _same(x.shape[-1], codes.shape[1]):
-        raise VerifyError(f"input's last dimension {_shape_str(x.shape[-1:])} must equal the weight's K = {codes.shape[1]}")
+        raise VerifyError(f"codes must be a 2-D [N, K] weight, got {shape_str(codes.shape)}")
+    if len(x.shape) < 1 or not same_dim(x.shape[-1], codes.shape[1]):
+        raise VerifyError(f"input's last dimension {shape_str(x.shape[-1:])} must equal the weight's K = {codes.shape[1]}")
     if not _is_float(x.element_type):
         raise VerifyError(f"input must have a float element type, got {x.element_type}")
     expected = list(x.shape[:-1]) + [codes.shape[0]]
-    if len(out.shape) != len(expected) or not all(_same(a, b) for a, b in zip(out.shape, expected)):
-        raise VerifyError(f"result shape {_shape_str(out.shape)} must be {_shape_str(expected)}")
+    if len(out.shape) != len(expected) or not all(same_dim(a, b) for a, b in zip(out.shape, expected)):
+        raise VerifyError(f"result shape {shape_str(out.shape)} must be {shape_str(expected)}")
     if out.element_type != x.element_type:
         raise VerifyError(f"result element type {out.element_type} must equal the input's {x.element_type}")
     group_size, _ = _check_group_params(view, 2)

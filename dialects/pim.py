@@ -32,13 +32,12 @@ from kvc.irdl_ops import (
     region_terminator,
     tensor,
 )
-from kvc.verifier import op_rule
+from kvc.verifier import DYN, op_rule, ranked, shape_str
 
 REGISTER_BITS = 256  # one MAC operand / GB burst: 16 x 16-bit elements
 ALL_BANKS = -1
 ACTIVATIONS = ("relu", "gelu", "silu", "sigmoid", "tanh", "exp")
 ELEMENTS = ("f16", "bf16")
-DYN = ir.ShapedType.get_dynamic_size()
 
 # -------------------------------------------------------------------- devices
 
@@ -298,14 +297,6 @@ def build_host_compute(result_type: ir.Type, body: Callable[[], ir.Value], *, lo
 
 
 # ---------------------------------------------------------------- verifier rules
-def _shape_str(shape) -> str:
-    return "x".join("?" if d == DYN else str(d) for d in shape) or "scalar"
-
-
-def _ranked(value: ir.Value, what: str) -> ir.RankedTensorType:
-    if not isinstance(value.type, ir.RankedTensorType):
-        raise VerifyError(f"{what} must be a ranked tensor, got {value.type}")
-    return ir.RankedTensorType(value.type)
 
 
 def _is_float(ty: ir.Type) -> bool:
@@ -418,7 +409,7 @@ def _device_op(spec: OpSpec):
 
 @_device_op(PLACE)
 def _verify_place(view, config):
-    matrix = _ranked(view.matrix, "matrix")
+    matrix = ranked(view.matrix, "matrix")
     if matrix.rank != 2 or DYN in matrix.shape:
         raise VerifyError(f"matrix must be a static 2-D [N, K] tensor, got {matrix}")
     _check_element(matrix, config, "matrix")
@@ -443,7 +434,7 @@ def _verify_precharge(view, config):
 
 @_device_op(WRITE_GB)
 def _verify_write_gb(view, config):
-    src = _ranked(view.src, "src")
+    src = ranked(view.src, "src")
     if src.rank != 1 or src.shape[0] == DYN:
         raise VerifyError(f"src must be a static 1-D vector, got {src}")
     _check_element(src, config, "src")
@@ -482,10 +473,10 @@ def _accumulator_shape(view, config) -> list[int]:
 
 @_device_op(WRITE_BIAS)
 def _verify_write_bias(view, config):
-    bias = _ranked(view.bias, "bias")
+    bias = ranked(view.bias, "bias")
     expected = _accumulator_shape(view, config)
     if list(bias.shape) != expected:
-        raise VerifyError(f"bias shape {_shape_str(bias.shape)} must be [num_channels, banks] = {_shape_str(expected)}")
+        raise VerifyError(f"bias shape {shape_str(bias.shape)} must be [num_channels, banks] = {shape_str(expected)}")
     _check_element(bias, config, "bias")
 
 
@@ -497,10 +488,10 @@ def _verify_mac(view, config):
 
 @_device_op(READ_MAC)
 def _verify_read_mac(view, config):
-    result = _ranked(view.output, "result")
+    result = ranked(view.output, "result")
     expected = _accumulator_shape(view, config)
     if list(result.shape) != expected:
-        raise VerifyError(f"result shape {_shape_str(result.shape)} must be [num_channels, banks] = {_shape_str(expected)}")
+        raise VerifyError(f"result shape {shape_str(result.shape)} must be [num_channels, banks] = {shape_str(expected)}")
     _check_element(result, config, "result")
 
 
@@ -529,10 +520,10 @@ def _verify_host_concat(op):
     _program_of(op)
     view = HOST_CONCAT.view(op)
     parts = view.parts
-    result = _ranked(view.output, "result")
+    result = ranked(view.output, "result")
     if not parts:
         raise VerifyError("needs at least one part")
-    part = _ranked(parts[0], "parts")
+    part = ranked(parts[0], "parts")
     if result.rank != 1 or result.element_type != part.element_type:
         raise VerifyError(f"result must be a 1-D tensor of the parts' {part.element_type}, got {result}")
     if DYN not in part.shape and result.shape[0] != DYN:
@@ -552,10 +543,10 @@ def _numel(shape) -> int:
 def _verify_host_reduce(op):
     _program_of(op)
     view = HOST_REDUCE.view(op)
-    x = _ranked(view.input, "input")
-    result = _ranked(view.output, "result")
+    x = ranked(view.input, "input")
+    result = ranked(view.output, "result")
     if x.rank < 1 or list(result.shape) != list(x.shape[1:]) or result.element_type != x.element_type:
-        raise VerifyError(f"result must be the input without its leading axis, tensor<{_shape_str(x.shape[1:])}x"
+        raise VerifyError(f"result must be the input without its leading axis, tensor<{shape_str(x.shape[1:])}x"
                           f"{x.element_type}>, got {result}")
 
 
@@ -563,7 +554,7 @@ def _verify_host_reduce(op):
 def _verify_host_softmax(op):
     _program_of(op)
     view = HOST_SOFTMAX.view(op)
-    x = _ranked(view.input, "input")
+    x = ranked(view.input, "input")
     if view.output.type != view.input.type:
         raise VerifyError(f"result type {view.output.type} must equal the input type {view.input.type}")
     if x.rank < 1 or not _is_float(x.element_type):

@@ -125,3 +125,24 @@ def verify(root: ir.Operation | ir.Module, *, emit: bool = True) -> list[VerifyE
 def _op_name(problem: VerifyError) -> str:
     where = problem.where
     return where.name if hasattr(where, "name") and not isinstance(where, ir.Location) else "kvc"
+
+
+# ------------------------------------------------ helpers shared by the rules
+DYN = ir.ShapedType.get_dynamic_size()
+
+
+def same_dim(a: int, b: int) -> bool:
+    """Two dimensions agree when equal or when either is dynamic."""
+    return a == DYN or b == DYN or a == b
+
+
+def shape_str(shape) -> str:
+    """``8x?x4`` (``scalar`` for rank 0), as verifier messages print shapes."""
+    return "x".join("?" if d == DYN else str(d) for d in shape) or "scalar"
+
+
+def ranked(value: ir.Value, what: str) -> ir.RankedTensorType:
+    """The ranked tensor type of ``value``; a VerifyError naming ``what`` otherwise."""
+    if not isinstance(value.type, ir.RankedTensorType):
+        raise VerifyError(f"{what} must be a ranked tensor, got {value.type}")
+    return ir.RankedTensorType(value.type)
