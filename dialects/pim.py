@@ -471,13 +471,18 @@ def _accumulator_shape(view, config) -> list[int]:
     return [_int(view, "num_channels"), config.banks]
 
 
+def _check_accumulator_value(value, what: str, view, config) -> None:
+    """A per-bank accumulator value (bias in, MAC result out): [num_channels, banks] of the device element."""
+    ty = ranked(value, what)
+    expected = _accumulator_shape(view, config)
+    if list(ty.shape) != expected:
+        raise VerifyError(f"{what} shape {shape_str(ty.shape)} must be [num_channels, banks] = {shape_str(expected)}")
+    _check_element(ty, config, what)
+
+
 @_device_op(WRITE_BIAS)
 def _verify_write_bias(view, config):
-    bias = ranked(view.bias, "bias")
-    expected = _accumulator_shape(view, config)
-    if list(bias.shape) != expected:
-        raise VerifyError(f"bias shape {shape_str(bias.shape)} must be [num_channels, banks] = {shape_str(expected)}")
-    _check_element(bias, config, "bias")
+    _check_accumulator_value(view.bias, "bias", view, config)
 
 
 @_device_op(MAC_ALL_BANKS)
@@ -488,11 +493,7 @@ def _verify_mac(view, config):
 
 @_device_op(READ_MAC)
 def _verify_read_mac(view, config):
-    result = ranked(view.output, "result")
-    expected = _accumulator_shape(view, config)
-    if list(result.shape) != expected:
-        raise VerifyError(f"result shape {shape_str(result.shape)} must be [num_channels, banks] = {shape_str(expected)}")
-    _check_element(result, config, "result")
+    _check_accumulator_value(view.output, "result", view, config)
 
 
 @_device_op(AF)
