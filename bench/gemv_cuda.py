@@ -40,12 +40,12 @@ GROUP = 128
 # kernel variants (warps per block W, chunks in registers ahead D, chunks in L2 ahead P),
 # timed at M = 1 with --tune to pick the defaults of spec.choose_warps
 def tune_variants():
+    """(format, N, K, warps W, depth D, L2-ahead P, register cap R) of --tune."""
     out = []
     for (n, k) in SHAPES:
-        ws = (4, 8, 16) if n * k <= 4096 * 4096 else (4, 8)
-        for f in ("int4", "int2", "int3", "razer4", "int8", "e2m1", "uint4"):
-            for w in ws:
-                out.append((f, n, k, w, 1, 0))
+        for f in ("int4", "int2", "razer4", "e2m1"):
+            for w, r in ((4, 0), (8, 0), (16, 0), (4, 56), (8, 64), (8, 56), (16, 64)):
+                out.append((f, n, k, w, 1, 0, r))
     return out
 
 
@@ -57,7 +57,8 @@ def kvc_specs(tune: bool = True):
 
     specs = [GemvSpec(f, n, k, GROUP) for (n, k) in SHAPES for f in KVC_FORMATS]
     if tune:
-        specs += [GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p) for (f, n, k, w, d, p) in tune_variants()]
+        specs += [GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p, maxnreg=r)
+                  for (f, n, k, w, d, p, r) in tune_variants()]
     return specs
 
 
@@ -243,7 +244,7 @@ def bench_kvc(torch, spec, ms, l2):
 
     ks, kptx = lins[0].kernel_for()
     extra = {"regs": attrs["num_regs"], "local": attrs["local_size_bytes"], "kernel": attrs["kernel"],
-             "warps": attrs["warps"], "pdl": rt.uses_pdl(kptx, ks.name)}
+             "warps": attrs["warps"], "maxnreg": attrs["maxnreg"], "pdl": rt.uses_pdl(kptx, ks.name)}
     res = []
     for m in ms:
         xs = [torch.randn(m, spec.k, dtype=torch.float16, device="cuda") for _ in range(R)]
@@ -304,9 +305,9 @@ def run(args):
 
     if args.tune:
         print("== tuning variants (W warps per block, D chunks in registers ahead, P in L2 ahead), M = 1 ==")
-        for (f, n, k, w, d, p) in tune_variants():
-            spec = GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p)
-            add_all(f"tune:{f}:w{w}d{d}p{p}", spec.bits, n, k, bench_kvc(torch, spec, (1,), l2))
+        for (f, n, k, w, d, p, r) in tune_variants():
+            spec = GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p, maxnreg=r)
+            add_all(f"tune:{f}:w{w}d{d}p{p}r{r}", spec.bits, n, k, bench_kvc(torch, spec, (1,), l2))
             torch.cuda.empty_cache()
         (out / "gemv_cuda_tune.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
         if args.tune_only:

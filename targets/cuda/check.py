@@ -79,10 +79,10 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
         qt = formats.get(spec.fmt).quantize(w, group_size=spec.group_size)
         bias = rng.standard_normal(spec.n).astype(np.float32) if spec.bias else None
         lin = compile_quantized(qt, bias=bias, act=spec.act, out=spec.out, arch=spec.arch)
-        assert dataclasses.replace(lin.spec, warps=0) == spec, (lin.spec, spec)
+        assert dataclasses.replace(lin.spec, warps=0, maxnreg=0) == spec, (lin.spec, spec)
         wref = qt.dequantize().astype(np.float64)
         dev_key = str(torch.device("cuda", torch.cuda.current_device()))
-        chosen = lin.kernel_for()[0].nwarps
+        chosen = _variant_label(lin.kernel_for()[0])
         n0 = len(results)
         for variant in lin.variants:  # every compiled variant, not only the one the runtime picks
             lin._chosen[dev_key] = variant
@@ -100,16 +100,22 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
                 ok = written and err <= TOL[spec.out]
                 r = {"format": spec.fmt, "n": spec.n, "k": spec.k, "group": spec.group_size, "act": spec.act,
                      "out": spec.out, "bias": spec.bias, "m": m, "rel_err": err, "all_written": written, "ok": ok,
-                     "kernel": vs.name, "warps": vs.nwarps, "runtime_choice": vs.nwarps == chosen}
+                     "kernel": vs.name, "warps": vs.nwarps, "maxnreg": vs.maxnreg,
+                     "runtime_choice": _variant_label(vs) == chosen}
                 results.append(r)
                 if not ok:
                     log(f"FAIL {vs.name} m={m}: rel_err={err:.3e} written={written}")
         mine = results[n0:]
         log(f"{'ok  ' if all(r['ok'] for r in mine) else 'FAIL'} {spec.fmt:9s} N={spec.n:5d} "
             f"K={spec.k:5d} g={spec.group_size:4d} {spec.act:8s}->{spec.out:8s} bias={int(spec.bias)} "
-            f"warps={'/'.join(str(v[0].nwarps) for v in lin.variants)} (runtime picks {chosen}) "
+            f"warps={'/'.join(_variant_label(v[0]) for v in lin.variants)} (runtime picks {chosen}) "
             f"max_err={max(r['rel_err'] for r in mine):.2e} ({time.time() - t0:.1f}s)")
     return results
+
+
+def _variant_label(vs) -> str:
+    """``8`` for 8 warps, ``8r64`` for 8 warps capped at 64 registers."""
+    return f"{vs.nwarps}" + (f"r{vs.maxnreg}" if vs.maxnreg else "")
 
 
 CHAIN_SPECS = [GemvSpec("int4", 4096, 4096, 128), GemvSpec("razer4", 4096, 4096, 128)]

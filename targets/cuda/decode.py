@@ -15,10 +15,19 @@ Decoders by format kind (all exact: every decoded value is an fp16 number):
 * ``float`` (eXmY, e <= 5): exponent+mantissa bits land at fp16 bits
   [10-m, 10+e) and the sign at bit 15; one ``mul.f16x2`` by 2^(15-bias)
   rebiases the exponent (fp16 subnormals carry the minifloat subnormals).
-* ``razer``: byte permutes (``prmt``) look the 4-bit code up in a 16-entry
-  table of fp16 high bytes, 8 entries per permute; the table's entry for
-  code 0b1000 is the group's special value, chosen per group by ``prmt``
-  from the 2-bit selector. No arithmetic.
+* ``razer``: the pair becomes *two* registers, a positive and a negative
+  part, each one byte permute (``prmt``) into an 8-entry table of fp16 high
+  bytes (magnitudes). The code's sign bit is the permute's sign-replicate
+  flag: in the positive permute a negative code replicates the (clear) sign
+  of a magnitude byte and reads 0, and the negative permute sees every flag
+  flipped (selector + 0x8888, an integer multiply-add that runs on the FMA
+  pipe). The kernel feeds both to the tensor cores and subtracts the two
+  sums. The offline layout makes every group's special value negative
+  (groups with SV > 0 get their scale and code signs negated), so code
+  0b1000 reads |SV| from entry 0 of the negative table. Per pair: one LOP3,
+  two PRMT on the integer pipe; everything else on the FMA / tensor pipes
+  (the old 16-entry select decoder needed six integer-pipe instructions and
+  saturated that pipe, bench/notes_cuda.md).
 
 Each decoder is written once against a tiny backend interface; the numpy
 backend (:class:`NumpyBackend`) evaluates it bit-exactly on the CPU (tests,
@@ -38,14 +47,14 @@ from .spec import PAIRS, FormatInfo
 FP16_MAGIC = 0x6400  # 1024.0: mantissa bits [0, 10) hold an integer exactly
 LANE_BITS = 16
 
-# RaZeR lookup tables: fp16 high bytes of the E2M1 values (low bytes are 0).
-RAZER_T0 = 0x3E3C3800  # codes 0..3:  0, 0.5, 1, 1.5
-RAZER_T1 = 0x46444240  # codes 4..7:  2, 3, 4, 6
-RAZER_T3 = 0xC6C4C2C0  # codes 12..15: -2, -3, -4, -6
-RAZER_T2_BASE = 0xBEBCB800  # codes 8..11: SV (byte 0, per group), -0.5, -1, -1.5
-RAZER_SV_BYTES = 0xC8C54845  # fp16 high bytes of SV = (+5, +8, -5, -8), by selector
-RAZER_SEL_BASE = 0x7650  # prmt selector: byte0 <- selector, bytes 1..3 <- T2_BASE bytes 1..3
-RAZER_SIGN_SEL = 0x9484  # prmt: bytes 1 / 3 <- sign of bytes 0 / 1 of the word, bytes 0 / 2 <- 0
+# RaZeR permute tables: fp16 high bytes of E2M1 magnitudes (low bytes are 0).
+RAZER_TP_LO = 0x3E3C3800  # index 0..3: 0, 0.5, 1, 1.5 (positive codes 0..3)
+RAZER_T_HI = 0x46444240  # index 4..7: 2, 3, 4, 6 (both signs)
+RAZER_TN_BASE = 0x3E3C3800  # negative codes 8..11: |SV| (byte 0, per group), 0.5, 1, 1.5
+RAZER_SV_MAG_BYTES = 0x48454845  # fp16 high bytes of |SV| = (5, 8, 5, 8), by selector
+RAZER_SEL_BASE = 0x7650  # prmt selector: byte0 <- selector, bytes 1..3 <- TN_BASE bytes 1..3
+RAZER_SEL_MASK = 0xF0F0  # the pair's codes sit in nibbles 1 and 3; nibbles 0 and 2 select byte 0
+RAZER_FLIP = 0x8888  # added to a masked selector: flips every nibble's sign-replicate flag
 
 
 def f16_bits(v: float) -> int:
@@ -203,16 +212,26 @@ class DecodePlan:
         f = 2.0 ** (15 - self.info.bias)
         return None if f == 1.0 else f
 
+    @property
+    def split_sign(self) -> bool:
+        """Each pair decodes to (positive part, negative part): two MMAs whose
+        sums the kernel subtracts (razer)."""
+        return self.info.kind == "razer"
+
     def decode(self, be, words, pair_param=None, bf16: bool = False) -> list:
-        """The 64 pair registers of a chunk (fp16x2 bits; bf16x2 when ``bf16``).
+        """The 64 pair registers of a chunk (fp16x2 bits; bf16x2 when ``bf16``);
+        for :attr:`split_sign` formats, 64 (positive, negative) tuples whose
+        lane-wise difference is the pair.
 
         ``words``: the thread's 4*bits words; ``pair_param(p)``: razer only,
-        the T2 table word of pair p's row and group (see :func:`razer_t2`).
+        the negative table word of pair p's row and group (see :func:`razer_tn`).
         """
         if self.info.kind == "razer":
             out = self._decode_razer(be, words, pair_param)
-        else:
-            out = self._decode_lanes(be, words)
+            if bf16:
+                out = [(be.f16x2_to_bf16x2(a), be.f16x2_to_bf16x2(b)) for a, b in out]
+            return out
+        out = self._decode_lanes(be, words)
         if bf16:
             out = [be.f16x2_to_bf16x2(v) for v in out]
         return out
@@ -247,32 +266,40 @@ class DecodePlan:
         return out
 
     def _decode_razer(self, be, words, pair_param) -> list:
-        t0, t1, t3 = be.const(RAZER_T0), be.const(RAZER_T1), be.const(RAZER_T3)
-        zero = be.const(0)
-        sign_sel = be.const(RAZER_SIGN_SEL)
+        tp_lo, t_hi = be.const(RAZER_TP_LO), be.const(RAZER_T_HI)
         out = []
         for p in range(PAIRS):
             q, slot = divmod(p, 4)
             w = words[q]
+            # move the pair's nibbles to 1 and 3 (right shifts as multiply-high:
+            # FMA pipe, the integer pipe is this decoder's bottleneck)
             if slot == 0:
                 ws = w
             elif slot == 1:
                 ws = be.shl(w, 4)
             else:
-                ws = be.shr(w, 16 if slot == 2 else 12)
-            sel = be.andc(ws, 0x7070)
-            lo = be.prmt(t0, t1, sel)
-            hi = be.prmt(pair_param(p), t3, sel)
-            sgn = be.prmt(ws, zero, sign_sel)
-            out.append(be.select_bits(lo, hi, sgn))
+                ws = be.shr_mulhi(w, 16 if slot == 2 else 12)
+            sel_pos = be.andc(ws, RAZER_SEL_MASK)
+            sel_neg = be.add_fma(sel_pos, RAZER_FLIP)
+            pos = be.prmt(tp_lo, t_hi, sel_pos)
+            neg = be.prmt(pair_param(p), t_hi, sel_neg)
+            out.append((pos, neg))
         return out
 
 
-def razer_t2(be, meta_word, shift):
-    """T2 table word of one row: SV byte chosen by the row's 2-bit selector
+def razer_tn(be, meta_word, shift):
+    """Negative table word of one row: |SV| chosen by the row's 2-bit selector
     (bits [shift, shift+2) of ``meta_word``) plus the fixed bytes of codes 9..11."""
     sel = be.or_(be.andc(be.shr_dyn(meta_word, shift), 3), be.const(RAZER_SEL_BASE))
-    return be.prmt(be.const(RAZER_SV_BYTES), be.const(RAZER_T2_BASE), sel)
+    return be.prmt(be.const(RAZER_SV_MAG_BYTES), be.const(RAZER_TN_BASE), sel)
+
+
+def razer_code_flip(codes: np.ndarray) -> np.ndarray:
+    """The codes of a group whose value is negated: sign bit flipped except for
+    +0 (0b0000) and the special-value code (0b1000), which stay (the special
+    value itself is negated with the group)."""
+    c = np.asarray(codes, dtype=np.uint8)
+    return np.where((c & 7) != 0, c ^ 8, c).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=None)
@@ -308,9 +335,11 @@ class NumpyBackend:
     def orc(self, v, c):
         return self._u(v) | np.uint32(c)
 
-    def select_bits(self, a, b, m):
-        a, b, m = self._u(a), self._u(b), self._u(m)
-        return (a & ~m) | (b & m)
+    def shr_mulhi(self, v, s):
+        return self._u(v) >> np.uint32(s)
+
+    def add_fma(self, v, c):
+        return ((self._u(v).astype(np.uint64) + np.uint64(c)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
     def prmt(self, a, b, sel):
         a, b, sel = np.broadcast_arrays(self._u(a), self._u(b), self._u(sel))
@@ -358,6 +387,15 @@ class NumpyBackend:
                 raise AssertionError("fp16 value not exact in bf16")
             out.append(bits >> np.uint32(16))
         return out[0] | (out[1] << np.uint32(16))
+
+
+def pair_to_float(v, bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) float64 values of a decoded pair: one register, or the
+    (positive, negative) registers of a split-sign decoder."""
+    if isinstance(v, tuple):
+        (plo, phi), (nlo, nhi) = lanes_to_float(v[0], bf16), lanes_to_float(v[1], bf16)
+        return plo - nlo, phi - nhi
+    return lanes_to_float(v, bf16)
 
 
 def lanes_to_float(v, bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ MMA are exact (every decoded value and activation is an fp16 number).
 
 from __future__ import annotations
 
-from .decode import plan_for, razer_t2
+from .decode import plan_for, razer_tn
 from .layout import pair_coords
 from .spec import CHUNK_K, LANES, MAX_M, MMA_K, STEP_K, TILE_N, GemvSpec
 
@@ -142,11 +142,15 @@ class _MlirBackend:
     def orc(self, v, c):
         return self.b.emit(f"arith.ori {v}, {self.b.opaque(c)} : i32")
 
-    def select_bits(self, a, c, m):
-        nm = self.b.emit(f"arith.xori {m}, {self.b.i32(-1)} : i32")
-        x = self.b.emit(f"arith.andi {a}, {nm} : i32")
-        y = self.b.emit(f"arith.andi {c}, {m} : i32")
-        return self.b.emit(f"arith.ori {x}, {y} : i32")
+    def shr_mulhi(self, v, s):
+        # v >> s as the high word of v * 2^(32-s): IMAD.HI on the FMA pipe
+        # (ptxas keeps a multiply by an opaque register a multiply)
+        return self.b.emit(f'llvm.inline_asm "mul.hi.u32 $0, $1, {1 << (32 - s)};", "=r,r" {v} : (i32) -> i32', "mh")
+
+    def add_fma(self, v, c):
+        # v + c as v * 1 + c with an opaque 1: an IMAD (FMA pipe), not an IADD3
+        m = self.b.emit(f"arith.muli {v}, {self.b.opaque(1)} : i32")
+        return self.b.emit(f"arith.addi {m}, {self.b.i32(c)} : i32")
 
     def prmt(self, a, c, sel):
         # assembly order: selector first, then the low and high source words
@@ -365,7 +369,7 @@ class _Kernel:
             for gi, gv in enumerate(grp_vals):
                 mw = gv[-1]
                 for rp in (0, 1):
-                    t2[(gi, rp)] = razer_t2(self.be, mw, self.meta_shift[rp])
+                    t2[(gi, rp)] = razer_tn(self.be, mw, self.meta_shift[rp])
 
         def pair_param(p):
             s, j, r = pair_coords(p)
@@ -377,7 +381,8 @@ class _Kernel:
             b.emit("llvm.bitcast " + b.i32(0x3C003C00) + " : i32 to vector<2xf16>", "k")
             if self.act == "f16" else b.i32(0x3F803F80)))
         cbase = self.ixc("muli", c, CHUNK_K)
-        cur, curx, cur_grp = None, None, None
+        split = self.plan.split_sign
+        cur, curn, curx, cur_grp = None, None, None, None
         mmas = [(s, j) for s in range(4) for j in range(4)]
         xw = None
         for n_i, (s, j) in enumerate(mmas):
@@ -390,11 +395,15 @@ class _Kernel:
                 bfr = [self.operand(xw_j[0]), self.operand(xw_j[1])]
             else:
                 bfr = [self.operand(xw[2 * j]), self.operand(xw[2 * j + 1])]
-            a = [self.operand(pairs[16 * s + 4 * j + r]) for r in range(4)]
+            regs = [pairs[16 * s + 4 * j + r] for r in range(4)]
             lg = self.local_group(s, j)
             if lg != cur_grp:
-                cur, curx, cur_grp = None, None, lg
-            cur = self.mma(a, bfr, cur)
+                cur, curn, curx, cur_grp = None, None, None, lg
+            if split:
+                cur = self.mma([self.operand(v[0]) for v in regs], bfr, cur)
+                curn = self.mma([self.operand(v[1]) for v in regs], bfr, curn)
+            else:
+                cur = self.mma([self.operand(v) for v in regs], bfr, cur)
             if info.affine:
                 curx = self.mma([ones] * 4, bfr, curx)
             last = n_i == len(mmas) - 1 or self.local_group(*mmas[n_i + 1]) != lg
@@ -403,6 +412,11 @@ class _Kernel:
                 s_lo, s_hi = self.f16pair(gv[0])
                 scl = (s_lo, s_lo, s_hi, s_hi)
                 acc = [self.fma(scl[i], cur[i], acc[i]) for i in range(4)]
+                if split:
+                    ns_lo = b.emit(f"arith.negf {s_lo} : f32")
+                    ns_hi = b.emit(f"arith.negf {s_hi} : f32")
+                    nscl = (ns_lo, ns_lo, ns_hi, ns_hi)
+                    acc = [self.fma(nscl[i], curn[i], acc[i]) for i in range(4)]
                 if info.affine:
                     z_lo, z_hi = self.f16pair(gv[1])
                     nsz_lo = b.emit(f"arith.mulf {s_lo}, {z_lo} : f32")

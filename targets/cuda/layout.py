@@ -15,6 +15,8 @@ selectors). Output is what the kernel reads:
             two rows whose accumulators thread (g, t) owns.
 ``zeros``   same layout as ``scales`` (uint, bipolar).
 ``meta``    uint32 [tiles][dev_groups]: 2-bit RaZeR selector of row r at bits 2r.
+            RaZeR groups with a positive special value are stored negated
+            (scale and code signs), so that every stored SV is negative.
 
 Rows beyond N and k beyond K are padded with code 0 (a finite value) and
 scale 0; the kernel zeroes the matching activations, so padding adds exactly 0.
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decode import NumpyBackend, lanes_to_float, plan_for, razer_t2
+from .decode import NumpyBackend, lanes_to_float, pair_to_float, plan_for, razer_code_flip, razer_tn
 from .spec import CHUNK_K, LANES, MAX_M, MMA_K, STEP_K, TILE_N, CudaTargetError, GemvSpec
 
 
@@ -76,12 +78,32 @@ def check_quantized(spec: GemvSpec, qt) -> None:
         raise CudaTargetError(f"cuda gemv {spec.name}: zero points {'missing' if spec.info.affine else 'unexpected'}")
 
 
-def pack_weight(spec: GemvSpec, codes: np.ndarray) -> np.ndarray:
-    """Canonical (N, K) uint8 codes -> device words (see module docstring)."""
+def razer_negated_groups(spec: GemvSpec, meta: np.ndarray) -> np.ndarray:
+    """(N, groups) bool: the RaZeR groups whose special value is positive.
+    The device layout negates them (scale and code signs), so that every
+    group's special value is negative and the kernel's negative table holds
+    it (see decode.py)."""
+    from kvc.formats import RAZER_SPECIAL_VALUES
+
+    sv = np.asarray(RAZER_SPECIAL_VALUES, dtype=np.float64)
+    return sv[np.asarray(meta, dtype=np.int64)] > 0
+
+
+def pack_weight(spec: GemvSpec, codes: np.ndarray, meta: np.ndarray | None = None) -> np.ndarray:
+    """Canonical (N, K) uint8 codes -> device words (see module docstring).
+    RaZeR needs the group selectors ``meta`` (codes of positive-SV groups are
+    sign-flipped; :func:`pack_quantized` negates their scales)."""
     info = spec.info
     plan = plan_for(info)
+    codes = np.asarray(codes, dtype=np.uint8)
+    if info.has_meta:
+        if meta is None:
+            raise CudaTargetError(f"cuda gemv {spec.name}: RaZeR weights need their group selectors")
+        group = spec.k if spec.single_group else spec.group_size
+        neg = razer_negated_groups(spec, meta)[:, np.arange(spec.k) // group]
+        codes = np.where(neg, razer_code_flip(codes), codes)
     dev = np.zeros((spec.n_pad, spec.k_pad), dtype=np.uint32)
-    dev[: spec.n, : spec.k] = np.asarray(codes, dtype=np.uint8)
+    dev[: spec.n, : spec.k] = codes
     if info.xor:
         dev[: spec.n, : spec.k] ^= np.uint32(info.xor)
     T, C = spec.tiles, spec.chunks
@@ -121,7 +143,11 @@ def pack_meta(spec: GemvSpec, meta: np.ndarray) -> np.ndarray:
 def pack_quantized(spec: GemvSpec, qt, bias=None) -> dict[str, np.ndarray]:
     """Every device array of one linear, by kernel parameter name."""
     check_quantized(spec, qt)
-    out = {"w": pack_weight(spec, qt.codes), "scales": _row_pairs(spec, qt.scales)}
+    scales = qt.scales
+    if spec.info.has_meta:
+        scales = np.where(razer_negated_groups(spec, qt.meta), -scales, scales).astype(np.float16)
+    out = {"w": pack_weight(spec, qt.codes, qt.meta if spec.info.has_meta else None),
+           "scales": _row_pairs(spec, scales)}
     if spec.info.affine:
         out["zeros"] = _row_pairs(spec, qt.zeros)
     if spec.info.has_meta:
@@ -174,7 +200,7 @@ def simulate(spec: GemvSpec, arrays: dict[str, np.ndarray], x) -> np.ndarray:
         grp = mma_group(spec, cidx, s, j)  # (C,)
         mw = arrays["meta"].reshape(T, spec.dev_groups)[:, grp][:, :, None]
         shift = (2 * pair_row(p, g)).astype(np.uint32)[None, None, :]
-        return razer_t2(be, mw, shift)
+        return razer_tn(be, mw, shift)
 
     pairs = plan.decode(be, words, pair_param if info.has_meta else None, bf16=bf16)
     xpad = np.zeros((MAX_M, spec.k_pad), dtype=np.float64)
@@ -192,7 +218,7 @@ def simulate(spec: GemvSpec, arrays: dict[str, np.ndarray], x) -> np.ndarray:
         for j in range(4):
             A = np.zeros((T, C, TILE_N, MMA_K))
             for r in range(4):
-                lo, hi = lanes_to_float(pairs[16 * s + 4 * j + r], bf16)
+                lo, hi = pair_to_float(pairs[16 * s + 4 * j + r], bf16)
                 for h, val in enumerate((lo, hi)):
                     A[:, :, g + 8 * (r & 1), 2 * t + 8 * (r >> 1) + h] = val
             B = np.zeros((C, MMA_K, MAX_M))

@@ -22,7 +22,7 @@ import numpy as np
 from . import layout
 import dataclasses
 
-from .spec import MAX_M, CudaTargetError, GemvSpec, pick_variant, variant_warps
+from .spec import MAX_M, CudaTargetError, GemvSpec, pick_variant, variant_options
 
 _TORCH_DTYPES = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32"}
 _ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "identity")
@@ -78,11 +78,12 @@ def write_prebuilt(path, specs) -> list[GemvSpec]:
 
 def variant_specs(spec: GemvSpec) -> list[GemvSpec]:
     """The kernel variants an artifact carries for ``spec``: itself when its
-    warps are fixed, else one per :func:`spec.variant_warps` (same device
-    layout and numerics, different split of K across a block's warps)."""
+    warps are fixed, else one per :func:`spec.variant_options` (same device
+    layout and numerics, different split of K across a block's warps and
+    register cap)."""
     if spec.warps:
         return [spec]
-    return [dataclasses.replace(spec, warps=w) for w in variant_warps(spec.n, spec.k, spec.fmt)]
+    return [dataclasses.replace(spec, warps=w, maxnreg=r) for w, r in variant_options(spec.n, spec.k, spec.fmt)]
 
 
 # ------------------------------------------------------------------ linear
@@ -97,7 +98,7 @@ class CudaLinear:
         self.info = dict(info or {})
         self.variants = variants or [(spec, ptx)]
         for vs, _ in self.variants:
-            if dataclasses.replace(vs, warps=0) != dataclasses.replace(spec, warps=0):
+            if dataclasses.replace(vs, warps=0, maxnreg=0) != dataclasses.replace(spec, warps=0, maxnreg=0):
                 raise CudaTargetError(f"kernel variant {vs.name} does not match {spec.name}")
         self._dev: dict = {}
         self._chosen: dict = {}
@@ -117,13 +118,19 @@ class CudaLinear:
                 dev = torch.device(key)
                 with torch.cuda.device(dev):
                     sms = rt.sm_count()
-                    opts = [(vs.nwarps, rt.max_active_blocks(vp, vs.name, vs.threads)) for vs, vp in self.variants]
+                    opts = []
+                    for vs, vp in self.variants:
+                        blocks = rt.max_active_blocks(vp, vs.name, vs.threads)
+                        if vs.maxnreg and rt.function_attributes(vp, vs.name)["local_size_bytes"] > 0:
+                            blocks = 0  # the register cap made ptxas spill: never worth it
+                        opts.append((vs.nwarps, blocks, bool(vs.maxnreg)))
                 s = self.spec
                 i = pick_variant(s.tiles, s.chunks, s.bits, opts, sms, 1.5 if s.info.kind == "razer" else 1.0)
                 self._chosen[key] = self.variants[i]
                 self.info.setdefault("variant_choice", {})[key] = {
                     "kernel": self.variants[i][0].name, "sms": sms,
-                    "options": [{"warps": w, "blocks_per_sm": b} for w, b in opts]}
+                    "options": [{"warps": w, "blocks_per_sm": b, "maxnreg": vs.maxnreg}
+                                for (w, b, _), (vs, _) in zip(opts, self.variants)]}
         return self._chosen[key]
 
     # -- description ---------------------------------------------------------
@@ -214,7 +221,7 @@ class CudaLinear:
         from kvc.runtime import cuda as rt
 
         ks, kptx = self.kernel_for()
-        return {"kernel": ks.name, "warps": ks.nwarps, **rt.function_attributes(kptx, ks.name)}
+        return {"kernel": ks.name, "warps": ks.nwarps, "maxnreg": ks.maxnreg, **rt.function_attributes(kptx, ks.name)}
 
     def simulate(self, x) -> np.ndarray:
         """CPU emulation of exactly what the kernel computes (float64), for tests."""

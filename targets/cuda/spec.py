@@ -306,18 +306,27 @@ def choose_warps(n: int, k: int, fmt: str | None = None) -> int:
 
 
 VARIANT_WARPS = (4, 8, 16)
+# (warps, register cap) of the extra capped variant: 8 warps at <= 64 registers
+# fit 4 blocks per SM, enough for 512 tiles (N = 8192) in one wave at twice the
+# warps of the 4-warp kernel (int4 8192x8192: 14.3 -> 13.7 us on the H100,
+# bench/notes_cuda.md); kept only where the driver reports no spills
+CAPPED_VARIANT = (8, 64)
 
 
-def variant_warps(n: int, k: int, fmt: str | None = None) -> list[int]:
-    """Warps-per-block variants compiled into an artifact (the heuristic's
-    choice first); the runtime picks one per device with :func:`pick_variant`."""
+def variant_options(n: int, k: int, fmt: str | None = None) -> list[tuple[int, int]]:
+    """(warps, maxnreg) of every kernel variant an artifact carries (the
+    runtime picks one per device with :func:`pick_variant`): the warp
+    counts of :data:`VARIANT_WARPS` (heuristic's choice first) uncapped, plus
+    :data:`CAPPED_VARIANT` when K has enough chunks for its warps."""
     chunks = -(-k // CHUNK_K)
     first = choose_warps(n, k, fmt)
-    out = [first]
+    out = [(first, 0)]
     for w in VARIANT_WARPS:
         w = max(1, min(w, chunks))
-        if w not in out:
-            out.append(w)
+        if (w, 0) not in out:
+            out.append((w, 0))
+    if chunks >= CAPPED_VARIANT[0]:
+        out.append(CAPPED_VARIANT)
     return out
 
 
@@ -332,11 +341,17 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int, decode_c
     idle share of unevenly split chunks and (c) each block's start-up and
     reduction, worth about 1.5 chunks of a warp's work, hidden only by the
     other blocks resident on the same SM. Score = product of the four
-    factors; ties (within 2 %) go to fewer warps per block.
+    factors; ties (within 2 %) go to fewer warps per block, then to a
+    register-capped variant (measured faster at equal occupancy).
+
+    ``options``: (W, B) or (W, B, capped) per variant; B < 1 (no block fits,
+    or the runtime refused the variant because it spills) never wins.
     """
     need = min(32.0, max(8.0, 96.0 / max(bits, 1))) * decode_cost
-    best, best_score, best_w = 0, -1.0, 0
-    for i, (w, b) in enumerate(options):
+    best, best_score, best_w, best_capped = 0, -1.0, 0, False
+    for i, opt in enumerate(options):
+        w, b = opt[0], opt[1]
+        capped = bool(opt[2]) if len(opt) > 2 else False
         if b < 1:
             continue
         resident = b * sms
@@ -353,6 +368,7 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int, decode_c
         balance = per_warp / math.ceil(per_warp)
         overlap = per_warp / (per_warp + 1.5 / max(1.0, together))
         score = eff * min(1.0, warps / need) * balance * overlap
-        if score > best_score * 1.02 or (score >= best_score * 0.98 and w < best_w):
-            best, best_score, best_w = i, score, w
+        tie = score >= best_score * 0.98
+        if score > best_score * 1.02 or (tie and w < best_w) or (tie and w == best_w and capped and not best_capped):
+            best, best_score, best_w, best_capped = i, score, w, capped
     return best

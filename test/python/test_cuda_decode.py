@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from kvc import formats
-from kvc.targets.cuda.decode import NumpyBackend, lanes_to_float, plan_for, razer_t2
-from kvc.targets.cuda.layout import pack_meta, pack_weight, pair_k_offset, pair_row
+from kvc.targets.cuda.decode import NumpyBackend, pair_to_float, plan_for, razer_tn
+from kvc.targets.cuda.layout import pack_meta, pack_weight, pair_k_offset, pair_row, razer_negated_groups
 from kvc.targets.cuda.spec import CudaTargetError, GemvSpec, PAIRS, format_info
 
 SUPPORTED = [n for n in formats.names()
@@ -17,9 +17,10 @@ SUPPORTED = [n for n in formats.names()
 
 def decode_tile(spec, codes, meta=None):
     """Decode one tile x one chunk with the kernel's program; return the (16, 256)
-    float64 values placed at (row, k) by the thread / pair mapping."""
+    float64 values placed at (row, k) by the thread / pair mapping (RaZeR: with
+    the sign of the device layout's group negation undone)."""
     plan = plan_for(spec.info)
-    w = pack_weight(spec, codes)  # (1, 1, bits, 32, 4)
+    w = pack_weight(spec, codes, meta)  # (1, 1, bits, 32, 4)
     words = [w[0, 0, q // 4, :, q % 4] for q in range(plan.nwords)]
     be = NumpyBackend()
     lane = np.arange(32)
@@ -27,19 +28,21 @@ def decode_tile(spec, codes, meta=None):
 
     def pair_param(p):
         mw = pack_meta(spec, meta)[0, 0]
-        return razer_t2(be, np.uint32(mw), (2 * pair_row(p, g)).astype(np.uint32))
+        return razer_tn(be, np.uint32(mw), (2 * pair_row(p, g)).astype(np.uint32))
 
     pairs = plan.decode(be, words, pair_param if spec.info.has_meta else None, bf16=spec.act == "bfloat16")
     out = np.full((16, 256), np.nan)
     seen = np.zeros((16, 256), dtype=int)
     for p in range(PAIRS):
-        lo, hi = lanes_to_float(pairs[p], spec.act == "bfloat16")
+        lo, hi = pair_to_float(pairs[p], spec.act == "bfloat16")
         r = pair_row(p, g)
         k = pair_k_offset(spec.wide, p, t)
         out[r, k], out[r, k + 1] = lo, hi
         seen[r, k] += 1
         seen[r, k + 1] += 1
     assert np.all(seen == 1), "every (row, k) of the chunk is decoded exactly once"
+    if spec.info.has_meta:
+        out = np.where(razer_negated_groups(spec, meta)[:, :1], -out, out)
     return out
 
 

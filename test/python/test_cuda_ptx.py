@@ -56,6 +56,7 @@ def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3
 @pytest.mark.parametrize("fmt, n, k, g, act, out, bias, warps, m", [
     ("int4", 40, 600, 128, "float16", "float32", False, 0, 3),
     ("razer4", 33, 520, 32, "bfloat16", "float16", True, 0, 8),
+    ("razer4", 17, 1000, 128, "float16", "float32", False, 0, 1),
     ("uint3", 20, 999, 999, "float16", "float32", False, 2, 1),
     ("e4m3", 17, 1024, 512, "float16", "bfloat16", True, 3, 5),
     ("bipolar5", 16, 100, 16, "bfloat16", "float32", False, 0, 4),

@@ -100,6 +100,23 @@ def test_variant_choice_model():
     assert pick_variant(256, 16, 4, [(4, 8), (8, 3), (16, 3)], 132) == 2
     # an option that fits no block is never chosen
     assert pick_variant(512, 32, 4, [(16, 0), (4, 8)], 132) == 1
+    # 8 warps capped at 64 registers fit 4 blocks/SM: one wave at twice the warps of W=4
+    assert pick_variant(512, 32, 4, [(4, 8, False), (8, 3, False), (16, 1, False), (8, 4, True)], 132) == 3
+    # the capped variant ties with the uncapped one when both fit: the capped one wins
+    assert pick_variant(512, 32, 2, [(8, 5, False), (8, 4, True)], 132) == 1
+    # a capped variant the runtime refused (it spills: blocks set to 0) is never chosen
+    assert pick_variant(512, 32, 4, [(4, 8, False), (8, 0, True)], 132) == 0
+
+
+def test_variant_options_carry_one_capped_variant():
+    from kvc.targets.cuda.spec import CAPPED_VARIANT, choose_warps, variant_options
+
+    opts = variant_options(8192, 8192, "int4")
+    assert opts[0] == (choose_warps(8192, 8192, "int4"), 0)
+    assert sorted(w for w, r in opts if r == 0) == [4, 8, 16]
+    assert [o for o in opts if o[1]] == [CAPPED_VARIANT]
+    # K too short for 8 warps: no capped variant, warp counts clipped to the chunks
+    assert variant_options(64, 512, "int4") == [(2, 0)]
 
 
 def test_driver_errors_name_call_and_kernel():

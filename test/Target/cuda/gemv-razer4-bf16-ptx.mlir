@@ -1,4 +1,4 @@
-// RaZeR FP4 with bf16 activations: table decode by byte permutes, the
+// RaZeR FP4 with bf16 activations: split-sign table decode by byte permutes, the
 // per-group special value picked by prmt from the 2-bit selector, fp16 -> bf16
 // conversion of the decoded pairs, bf16 tensor-core MMA.
 // RUN: %PYTHON -m kvc.targets.cuda.emit --format razer4 --n 1024 --k 2048 --group-size 128 --act bfloat16 --out float32 --bias --emit ptx | FileCheck %s
