@@ -143,8 +143,8 @@ class _MlirBackend:
         return self.b.emit(f"arith.ori {v}, {self.b.opaque(c)} : i32")
 
     def shr_mulhi(self, v, s):
-        # v >> s as the high word of v * 2^(32-s): IMAD.HI on the FMA pipe
-        # (ptxas keeps a multiply by an opaque register a multiply)
+        # v >> s as the high word of v * 2^(32-s): ptxas emits IMAD.HI (FMA
+        # pipe) for an explicit mul.hi, where a shift would be an integer-pipe SHF
         return self.b.emit(f'llvm.inline_asm "mul.hi.u32 $0, $1, {1 << (32 - s)};", "=r,r" {v} : (i32) -> i32', "mh")
 
     def add_fma(self, v, c):

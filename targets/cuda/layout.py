@@ -78,7 +78,7 @@ def check_quantized(spec: GemvSpec, qt) -> None:
         raise CudaTargetError(f"cuda gemv {spec.name}: zero points {'missing' if spec.info.affine else 'unexpected'}")
 
 
-def razer_negated_groups(spec: GemvSpec, meta: np.ndarray) -> np.ndarray:
+def razer_negated_groups(meta: np.ndarray) -> np.ndarray:
     """(N, groups) bool: the RaZeR groups whose special value is positive.
     The device layout negates them (scale and code signs), so that every
     group's special value is negative and the kernel's negative table holds
@@ -100,7 +100,7 @@ def pack_weight(spec: GemvSpec, codes: np.ndarray, meta: np.ndarray | None = Non
         if meta is None:
             raise CudaTargetError(f"cuda gemv {spec.name}: RaZeR weights need their group selectors")
         group = spec.k if spec.single_group else spec.group_size
-        neg = razer_negated_groups(spec, meta)[:, np.arange(spec.k) // group]
+        neg = razer_negated_groups(meta)[:, np.arange(spec.k) // group]
         codes = np.where(neg, razer_code_flip(codes), codes)
     dev = np.zeros((spec.n_pad, spec.k_pad), dtype=np.uint32)
     dev[: spec.n, : spec.k] = codes
@@ -145,7 +145,7 @@ def pack_quantized(spec: GemvSpec, qt, bias=None) -> dict[str, np.ndarray]:
     check_quantized(spec, qt)
     scales = qt.scales
     if spec.info.has_meta:
-        scales = np.where(razer_negated_groups(spec, qt.meta), -scales, scales).astype(np.float16)
+        scales = np.where(razer_negated_groups(qt.meta), -scales, scales).astype(np.float16)
     out = {"w": pack_weight(spec, qt.codes, qt.meta if spec.info.has_meta else None),
            "scales": _row_pairs(spec, scales)}
     if spec.info.affine:

@@ -287,7 +287,7 @@ def choose_warps(n: int, k: int, fmt: str | None = None) -> int:
     8 warps for most shapes (fewer resident blocks than tiles otherwise
     leaves a partial last wave); 16 when there are few tiles (N <= ~4800,
     one block per SM already covers them) and K is long enough; 4 for the
-    register-heavy decoders (8-bit codes, RaZeR tables: ~100-128 registers),
+    register-heavy decoders (8-bit codes: ~100-128 registers; RaZeR: 72-126),
     whose blocks otherwise fit two per SM. Never more warps than chunks.
     """
     chunks = -(-k // CHUNK_K)

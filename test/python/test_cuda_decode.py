@@ -42,7 +42,7 @@ def decode_tile(spec, codes, meta=None):
         seen[r, k + 1] += 1
     assert np.all(seen == 1), "every (row, k) of the chunk is decoded exactly once"
     if spec.info.has_meta:
-        out = np.where(razer_negated_groups(spec, meta)[:, :1], -out, out)
+        out = np.where(razer_negated_groups(meta)[:, :1], -out, out)
     return out
 
 
