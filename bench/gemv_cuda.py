@@ -37,13 +37,18 @@ KVC_FORMATS = ["int2", "int3", "int4", "int5", "int6", "int8", "razer4", "e2m1",
 NOPDL_FORMATS = ["int2", "int4", "razer4"]
 GEMLITE_BITS = (2, 4, 8)
 GROUP = 128
+# the launch floor of a GEMV in this harness: one tile, one chunk (int4, N=16, K=256)
+FLOOR_SHAPE = (16, 256)
 # kernel variants (warps per block W, chunks in registers ahead D, chunks in L2 ahead P),
 # timed at M = 1 with --tune to pick the defaults of spec.choose_warps
-def tune_variants():
+TUNE_FORMATS = ("int4", "int2", "razer4", "e2m1")
+
+
+def tune_variants(formats=TUNE_FORMATS):
     """(format, N, K, warps W, depth D, L2-ahead P, register cap R) of --tune."""
     out = []
     for (n, k) in SHAPES:
-        for f in ("int4", "int2", "razer4", "e2m1"):
+        for f in formats:
             for w, r in ((4, 0), (8, 0), (16, 0), (4, 56), (8, 64), (8, 56), (16, 64)):
                 out.append((f, n, k, w, 1, 0, r))
     return out
@@ -56,6 +61,7 @@ def kvc_specs(tune: bool = True):
     from kvc.targets.cuda.spec import GemvSpec
 
     specs = [GemvSpec(f, n, k, GROUP) for (n, k) in SHAPES for f in KVC_FORMATS]
+    specs.append(GemvSpec("int4", *FLOOR_SHAPE, GROUP))
     if tune:
         specs += [GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p, maxnreg=r)
                   for (f, n, k, w, d, p, r) in tune_variants()]
@@ -305,7 +311,7 @@ def run(args):
 
     if args.tune:
         print("== tuning variants (W warps per block, D chunks in registers ahead, P in L2 ahead), M = 1 ==")
-        for (f, n, k, w, d, p, r) in tune_variants():
+        for (f, n, k, w, d, p, r) in tune_variants(args.tune_formats.split(",")):
             spec = GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p, maxnreg=r)
             add_all(f"tune:{f}:w{w}d{d}p{p}r{r}", spec.bits, n, k, bench_kvc(torch, spec, (1,), l2))
             torch.cuda.empty_cache()
@@ -313,6 +319,13 @@ def run(args):
         if args.tune_only:
             summarize(info, rows, out)
             return
+    # what a launch costs with (almost) nothing to move: the part of every
+    # row's time that no decoder or layout can remove
+    print("== launch floor (one-tile kvc GEMV; a one-element torch add) ==")
+    add_all("floor-kvc-int4", 4, *FLOOR_SHAPE, bench_kvc(torch, GemvSpec("int4", *FLOOR_SHAPE, GROUP), (1,), l2))
+    one = [torch.zeros(1, device="cuda") for _ in range(4)]
+    add("floor-torch-add", 32, 1, 1, 1, measure([(lambda t=t: t.add_(1.0)) for t in one], torch), 8)
+
     def save():
         (out / "gemv_cuda.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
 
@@ -388,6 +401,10 @@ def summarize(info, rows, out):
                 f = lambda ref: f"{ref['us'] / r['us']:.2f}" if ref else "-"
                 lines.append(f"| {n}x{k} | {m} | {r['method']} | {r['us']:.1f} | {r['GBps']:.0f} | "
                              f"{100 * r['GBps'] * 1e9 / bw:.0f} | {f(t16)} | {f(bnbr)} | {f(gl)} |")
+    floors = [r for r in rows if r["method"].startswith("floor-")]
+    if floors:
+        lines += ["", "Launch floor (same harness, M = 1): " + ", ".join(
+            f"{r['method']} {r['n']}x{r['k']} {r['us']:.2f} us" for r in floors)]
     tune = [r for r in rows if r["method"].startswith("tune:")]
     if tune:
         lines += ["", "| tuning variant | N x K | us | GB/s | regs | local bytes |", "| --- | --- | --- | --- | --- | --- |"]
@@ -427,9 +444,14 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="only the two smaller shapes")
     ap.add_argument("--tune", action="store_true", help="also time kernel variants (warps, depth, L2 prefetch)")
     ap.add_argument("--tune-only", action="store_true", help="with --tune: stop after the variants")
+    ap.add_argument("--tune-formats", default=",".join(TUNE_FORMATS),
+                    help="with --tune: comma-separated formats whose variants are timed")
     ap.add_argument("--gemlite-budget", type=float, default=150.0,
                     help="seconds allowed for gemlite setup + autotuning before its remaining shapes are skipped")
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.tune_formats.split(",")) - set(TUNE_FORMATS))
+    if unknown:
+        ap.error(f"--tune-formats: no prebuilt variants for {', '.join(unknown)} (choose from {', '.join(TUNE_FORMATS)})")
     if args.prebuild:
         from kvc.targets.cuda.linear import write_prebuilt
 

@@ -9,25 +9,39 @@ shift / and-or (LOP3) / permute instructions and one half2 FMA per pair.
 
 Decoders by format kind (all exact: every decoded value is an fp16 number):
 
-* ``int`` (int via offset binary, uint, bipolar): the code's field u is
-  OR-ed into the mantissa of the fp16 magic 1024 at bit T of each 16-bit lane,
-  ``h = 1024 + u * 2^T``; one ``fma.rn.f16x2`` gives ``alpha*u + beta``.
+* ``int`` with zero points (uint, bipolar) and fp16 activations:
+  the code's field u is masked into bit T of each 16-bit lane and nothing
+  else - the lane is the fp16 *subnormal* ``u * 2^(T-24)``, one AND per
+  pair. The layout gives the four pairs of an A tile one T, so the kernel
+  rescales its running MMA sum by a power of two where T changes between
+  tiles (``R = R * 2^(T'-T)``) and once per group; ``alpha*u + beta``
+  (and zero points) become ``scale*alpha*2^(24-T)*R + scale*(beta-zero)*X``
+  with X = sum(x) from a ones-MMA (tensor cores take fp16 subnormals as they
+  are; products and sums are exact in fp32).
+* other ``int`` (symmetric int via offset binary - the subnormal form would
+  need a ones-MMA per tile there, measured slower; any int with bf16
+  activations, whose subnormal products would underflow fp32): the field is
+  OR-ed into the mantissa of the fp16 magic 1024, ``h = 1024 + u * 2^T``;
+  one ``fma.rn.f16x2`` gives ``alpha*u + beta``.
 * ``float`` (eXmY, e <= 5): exponent+mantissa bits land at fp16 bits
   [10-m, 10+e) and the sign at bit 15; one ``mul.f16x2`` by 2^(15-bias)
   rebiases the exponent (fp16 subnormals carry the minifloat subnormals).
-* ``razer``: the pair becomes *two* registers, a positive and a negative
-  part, each one byte permute (``prmt``) into an 8-entry table of fp16 high
-  bytes (magnitudes). The code's sign bit is the permute's sign-replicate
-  flag: in the positive permute a negative code replicates the (clear) sign
-  of a magnitude byte and reads 0, and the negative permute sees every flag
-  flipped (selector + 0x8888, an integer multiply-add that runs on the FMA
-  pipe). The kernel feeds both to the tensor cores and subtracts the two
-  sums. The offline layout makes every group's special value negative
-  (groups with SV > 0 get their scale and code signs negated), so code
-  0b1000 reads |SV| from entry 0 of the negative table. Per pair: one LOP3,
-  two PRMT on the integer pipe; everything else on the FMA / tensor pipes
-  (the old 16-entry select decoder needed six integer-pipe instructions and
-  saturated that pipe, bench/notes_cuda.md).
+* ``razer``: four codes per pair of byte permutes. The offline layout
+  stores each code rotated right by one bit (``(c >> 1) | (c & 1) << 3``),
+  so a nibble is (flag, index) with index 0..3 the positive codes, 4..7 the
+  negative ones (the special value at index 4, flag 0) and the flag telling
+  the two codes that share an index apart. ``pos = prmt(P, S)`` reads table P
+  for flag-0 nibbles (a flag-1 nibble replicates P's sign bit: 0x00 or
+  0xFF); ``neg = prmt(Q, S ^ 0x8888)`` reads table Q for flag-1 nibbles.
+  ``pos ^ neg`` is the fp16 high byte of every code (Q holds the complements
+  of the negative flag-1 values, so the 0xFF of a negative P entry cancels).
+  Bytes 1 and 3 of that word are one pair (masked with 0xFF00FF00), bytes 0
+  and 2 the next (moved up by a third ``prmt``). One LOP3 per word flips the
+  flags; the high half-word is moved down by ``mul.hi`` (FMA pipe). Per four
+  codes: three ``prmt``, two LOP3 - and one MMA per A tile. The layout makes
+  every group's special value negative (groups with SV > 0 get their scale
+  and code signs negated), so the SV is always P's entry 4: one byte of P per
+  row and group, picked from the 2-bit selector by a ``prmt``.
 
 Each decoder is written once against a tiny backend interface; the numpy
 backend (:class:`NumpyBackend`) evaluates it bit-exactly on the CPU (tests,
@@ -47,14 +61,17 @@ from .spec import PAIRS, FormatInfo
 FP16_MAGIC = 0x6400  # 1024.0: mantissa bits [0, 10) hold an integer exactly
 LANE_BITS = 16
 
-# RaZeR permute tables: fp16 high bytes of E2M1 magnitudes (low bytes are 0).
-RAZER_TP_LO = 0x3E3C3800  # index 0..3: 0, 0.5, 1, 1.5 (positive codes 0..3)
-RAZER_T_HI = 0x46444240  # index 4..7: 2, 3, 4, 6 (both signs)
-RAZER_TN_BASE = 0x3E3C3800  # negative codes 8..11: |SV| (byte 0, per group), 0.5, 1, 1.5
-RAZER_SV_MAG_BYTES = 0x48454845  # fp16 high bytes of |SV| = (5, 8, 5, 8), by selector
-RAZER_SEL_BASE = 0x7650  # prmt selector: byte0 <- selector, bytes 1..3 <- TN_BASE bytes 1..3
-RAZER_SEL_MASK = 0xF0F0  # the pair's codes sit in nibbles 1 and 3; nibbles 0 and 2 select byte 0
-RAZER_FLIP = 0x8888  # added to a masked selector: flips every nibble's sign-replicate flag
+# RaZeR permute tables (fp16 high bytes; every decoded value has a zero low
+# byte). Stored nibble = (flag, index), the canonical code rotated right by 1.
+RAZER_P_LO = 0x44403C00  # flag 0, index 0..3: 0, 1, 2, 4
+RAZER_P_HI_BASE = 0xC4C0BC00  # flag 0, index 4..7: SV (byte 4, per row and group), -1, -2, -4
+RAZER_Q_LO = 0x46423E38  # flag 1, index 0..3: 0.5, 1.5, 3, 6
+RAZER_Q_HI = 0x393D4147  # flag 1, index 4..7: complements of -0.5, -1.5, -3, -6
+RAZER_SV_BYTES = 0xC8C5C8C5  # fp16 high bytes of -|SV| = (-5, -8, -5, -8), by selector
+RAZER_SV_SEL_BASE = 0x7650  # prmt selector: byte 0 <- selector, bytes 1..3 <- P_HI_BASE bytes 1..3
+RAZER_FLIP = 0x88888888  # flips every nibble's sign-replicate flag
+RAZER_HIGH_BYTES = 0xFF00FF00  # bytes 1 and 3: the pair read from nibbles 1 and 3
+RAZER_LOW_TO_HIGH = 0x2404  # prmt selector: bytes 0, 2 -> 1, 3; zeros elsewhere
 
 
 def f16_bits(v: float) -> int:
@@ -87,18 +104,31 @@ class Piece:
 
 
 class DecodePlan:
-    """Device layout + decode program of one format (see module docstring)."""
+    """Device layout + decode program of one format (see module docstring).
 
-    def __init__(self, info: FormatInfo):
+    ``subnormal``: int formats with zero points, fp16 activations: decode to
+    fp16 subnormals ``u * 2^(T-24)`` (no magic number, no fma); :attr:`tile_shift`
+    gives the T of each of the chunk's 16 A tiles.
+    """
+
+    def __init__(self, info: FormatInfo, subnormal: bool = False):
+        if subnormal and not (info.kind == "int" and info.affine):
+            raise AssertionError(f"{info.name}: only int formats with zero points decode to subnormals")
         self.info = info
         self.bits = info.bits
         self.nwords = 4 * info.bits
+        self.subnormal = subnormal
         self.pair_target: list[int] = [0] * PAIRS  # int kind: lane bit of the code's bit 0
         if info.kind == "razer":
             self.pieces = self._plan_razer()
+        elif subnormal:
+            self.pieces = self._plan_subnormal()
         else:
             self.pieces = self._plan_lanes()
         self._check()
+        self.tile_shift: list[int] = [self.pair_target[4 * t] for t in range(PAIRS // 4)]
+        if subnormal and any(self.pair_target[p] != self.tile_shift[p // 4] for p in range(PAIRS)):
+            raise AssertionError(f"{info.name}: an A tile mixes mantissa positions")
 
     # -------------------------------------------------------------- layouts
     def _code_fields(self):
@@ -164,15 +194,60 @@ class DecodePlan:
                 self.pair_target[p] = min_t
         return pieces
 
+    def _plan_subnormal(self) -> list[Piece]:
+        """Every code in place at lane bit T = pos, or at T = pos - s after the
+        word's one shift s; each A tile takes four codes of one position from
+        four consecutive words (so one T per tile). Tiles run through the words
+        four at a time - a word dies once its four tiles are done, which keeps
+        registers low - ordered by T, rising in even blocks of words and falling
+        in odd ones, so consecutive tiles mostly share T (few rescales)."""
+        b = self.bits
+        cap = LANE_BITS // b
+        left = LANE_BITS - cap * b
+        shift = -(-cap // 2) * b  # the upper half of the lane's codes move down by this
+        slots = []  # (T, shift, pos) of the lane's regular codes
+        for i in range(cap):
+            pos = i * b
+            s_ = 0 if pos < shift else shift
+            if pos - s_ + b > 10:
+                raise AssertionError(f"{self.info.name}: no subnormal position for lane bit {pos}")
+            slots.append((pos - s_, s_, pos))
+        order = []  # (T, word, pos) per pair, in pair order
+        for blk in range(self.nwords // 4):
+            per_pos = sorted(slots, reverse=bool(blk % 2))
+            for (t, _, pos) in per_pos:
+                order += [(t, 4 * blk + i, pos) for i in range(4)]
+        n_spill = PAIRS - len(order)
+        order += [(0, -1, i) for i in range(n_spill)]  # spill codes: bits cut into leftovers, T = 0
+        pieces: list[Piece] = []
+        segs = [(q, LANE_BITS - left) for q in range(self.nwords)] if left else []
+        si, used = 0, 0
+        for p, (t, q, pos) in enumerate(order):
+            self.pair_target[p] = t
+            if q >= 0:
+                pieces.append(Piece(p, 0, b, q, pos, pos + 16, t))
+                continue
+            done = 0
+            while done < b:
+                qq, base = segs[si]
+                take = min(b - done, left - used)
+                pieces.append(Piece(p, done, take, qq, base + used, base + used + 16, done))
+                done += take
+                used += take
+                if used == left:
+                    si, used = si + 1, 0
+        return pieces
+
     def _plan_razer(self) -> list[Piece]:
-        # word q holds pairs 4q..4q+3 as nibbles: slot 0 at nibbles (1, 3),
-        # slot 1 at (0, 2), slot 2 at (5, 7), slot 3 at (4, 6).
-        nib = ((1, 3), (0, 2), (5, 7), (4, 6))
+        # word q holds the four pairs of A tile q: the row-g pairs (r = 0, 2) in
+        # the low half-word, the row g+8 pairs (r = 1, 3) in the high one, so a
+        # half-word's codes share one row's table. Within a half-word the pair
+        # at nibbles (1, 3) is read in place, the one at (0, 2) moved up.
+        nib = {0: (1, 3), 2: (0, 2), 1: (5, 7), 3: (4, 6)}
         pieces = []
         for p in range(PAIRS):
-            q, slot = divmod(p, 4)
-            lo, hi = nib[slot]
-            pieces.append(Piece(p, 0, 4, q, 4 * lo, 4 * hi, 0))
+            lo, hi = nib[p % 4]
+            pieces.append(Piece(p, 0, 4, p // 4, 4 * lo, 4 * hi, 0))
         return pieces
 
     def _check(self):
@@ -212,26 +287,25 @@ class DecodePlan:
         f = 2.0 ** (15 - self.info.bias)
         return None if f == 1.0 else f
 
-    @property
-    def split_sign(self) -> bool:
-        """Each pair decodes to (positive part, negative part): two MMAs whose
-        sums the kernel subtracts (razer)."""
-        return self.info.kind == "razer"
+    def store_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Canonical codes -> the nibbles the device layout stores (RaZeR:
+        rotated right by one bit, see the module docstring; others: as is)."""
+        c = np.asarray(codes, dtype=np.uint8)
+        if self.info.kind != "razer":
+            return c
+        return ((c >> 1) | ((c & 1) << 3)).astype(np.uint8)
 
-    def decode(self, be, words, pair_param=None, bf16: bool = False) -> list:
-        """The 64 pair registers of a chunk (fp16x2 bits; bf16x2 when ``bf16``);
-        for :attr:`split_sign` formats, 64 (positive, negative) tuples whose
-        lane-wise difference is the pair.
+    def decode(self, be, words, row_table=None, bf16: bool = False) -> list:
+        """The 64 pair registers of a chunk (fp16x2 bits; bf16x2 when ``bf16``).
 
-        ``words``: the thread's 4*bits words; ``pair_param(p)``: razer only,
-        the negative table word of pair p's row and group (see :func:`razer_tn`).
+        ``words``: the thread's 4*bits words; ``row_table(p)``: razer only,
+        the table word holding pair p's row and group special value (see
+        :func:`razer_row_table`).
         """
         if self.info.kind == "razer":
-            out = self._decode_razer(be, words, pair_param)
-            if bf16:
-                out = [(be.f16x2_to_bf16x2(a), be.f16x2_to_bf16x2(b)) for a, b in out]
-            return out
-        out = self._decode_lanes(be, words)
+            out = self._decode_razer(be, words, row_table)
+        else:
+            out = self._decode_lanes(be, words)
         if bf16:
             out = [be.f16x2_to_bf16x2(v) for v in out]
         return out
@@ -256,7 +330,9 @@ class DecodePlan:
                 mask = ((1 << pc.width) - 1) << pc.target
                 v = be.andc(shift(pc.word, pc.pos_lo - pc.target), mask | (mask << 16))
                 acc = v if acc is None else be.or_(acc, v)
-            if self.info.kind == "int":
+            if self.subnormal:
+                out.append(acc)
+            elif self.info.kind == "int":
                 acc = be.orc(acc, FP16_MAGIC | (FP16_MAGIC << 16))
                 a, b = self.int_constants(self.pair_target[p])
                 out.append(be.hfma2c(acc, a, b))
@@ -265,33 +341,34 @@ class DecodePlan:
                 out.append(acc if f is None else be.hmul2c(acc, half2(f)))
         return out
 
-    def _decode_razer(self, be, words, pair_param) -> list:
-        tp_lo, t_hi = be.const(RAZER_TP_LO), be.const(RAZER_T_HI)
-        out = []
-        for p in range(PAIRS):
-            q, slot = divmod(p, 4)
-            w = words[q]
-            # move the pair's nibbles to 1 and 3 (right shifts as multiply-high:
-            # FMA pipe, the integer pipe is this decoder's bottleneck)
-            if slot == 0:
-                ws = w
-            elif slot == 1:
-                ws = be.shl(w, 4)
-            else:
-                ws = be.shr_mulhi(w, 16 if slot == 2 else 12)
-            sel_pos = be.andc(ws, RAZER_SEL_MASK)
-            sel_neg = be.add_fma(sel_pos, RAZER_FLIP)
-            pos = be.prmt(tp_lo, t_hi, sel_pos)
-            neg = be.prmt(pair_param(p), t_hi, sel_neg)
-            out.append((pos, neg))
+    def _decode_razer(self, be, words, row_table) -> list:
+        p_lo, q_lo, q_hi = be.const(RAZER_P_LO), be.const(RAZER_Q_LO), be.const(RAZER_Q_HI)
+        out: list = [None] * PAIRS
+        for q, w in enumerate(words):
+            flipped = be.xorc(w, RAZER_FLIP)
+            for half, (in_place, moved) in enumerate(((0, 2), (1, 3))):
+                pa, pb = 4 * q + in_place, 4 * q + moved
+                # prmt reads only the selector's low half-word; the high one is
+                # moved down by multiply-high (FMA pipe: the integer pipe carries
+                # the permutes and LOP3s)
+                sel = w if half == 0 else be.shr_mulhi(w, 16)
+                sel_f = flipped if half == 0 else be.shr_mulhi(flipped, 16)
+                pos = be.prmt(p_lo, row_table(pa), sel)
+                neg = be.prmt(q_lo, q_hi, sel_f)
+                both = be.xor(pos, neg)
+                out[pa] = be.andc(both, RAZER_HIGH_BYTES)
+                out[pb] = be.prmt(both, be.zero(), be.imm(RAZER_LOW_TO_HIGH))
         return out
 
 
-def razer_tn(be, meta_word, shift):
-    """Negative table word of one row: |SV| chosen by the row's 2-bit selector
-    (bits [shift, shift+2) of ``meta_word``) plus the fixed bytes of codes 9..11."""
-    sel = be.or_(be.andc(be.shr_dyn(meta_word, shift), 3), be.const(RAZER_SEL_BASE))
-    return be.prmt(be.const(RAZER_SV_MAG_BYTES), be.const(RAZER_TN_BASE), sel)
+def razer_row_table(be, meta_word, shift):
+    """Table word P[4..7] of one row and group: byte 0 is -|SV| chosen by the
+    row's 2-bit selector (bits [shift, shift+2) of ``meta_word``), bytes 1..3
+    the fixed -1, -2, -4. (A multiply-add on the selector's bit 0 would need
+    no table registers, but ptxas then allocated 80 instead of 72 registers
+    for the 4-warp kernel: one block per SM fewer.)"""
+    sel = be.or_(be.andc(be.shr_dyn(meta_word, shift), 3), be.const(RAZER_SV_SEL_BASE))
+    return be.prmt(be.const(RAZER_SV_BYTES), be.const(RAZER_P_HI_BASE), sel)
 
 
 def razer_code_flip(codes: np.ndarray) -> np.ndarray:
@@ -303,8 +380,18 @@ def razer_code_flip(codes: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def plan_for(info: FormatInfo) -> DecodePlan:
-    return DecodePlan(info)
+def plan_for(info: FormatInfo, subnormal: bool = False) -> DecodePlan:
+    return DecodePlan(info, subnormal)
+
+
+def plan_for_spec(spec) -> DecodePlan:
+    """The decode plan of a kernel: int formats with zero points (uint,
+    bipolar) decode to fp16 subnormals when the activations are fp16 - their
+    kernel runs a ones-MMA for sum(x) anyway. Symmetric int formats keep the
+    magic-number fma: for them the subnormal decode would need that extra
+    MMA per A tile, and measured slower (int2 / int3, bench/notes_cuda.md)."""
+    info = spec.info
+    return plan_for(info, info.kind == "int" and info.affine and spec.act == "float16")
 
 
 # ----------------------------------------------------------------- numpy backend
@@ -338,8 +425,17 @@ class NumpyBackend:
     def shr_mulhi(self, v, s):
         return self._u(v) >> np.uint32(s)
 
-    def add_fma(self, v, c):
-        return ((self._u(v).astype(np.uint64) + np.uint64(c)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    def xor(self, a, b):
+        return self._u(a) ^ self._u(b)
+
+    def xorc(self, v, c):
+        return self._u(v) ^ np.uint32(c)
+
+    def zero(self):
+        return np.uint32(0)
+
+    def imm(self, c):
+        return np.uint32(c)
 
     def prmt(self, a, b, sel):
         a, b, sel = np.broadcast_arrays(self._u(a), self._u(b), self._u(sel))
@@ -390,11 +486,7 @@ class NumpyBackend:
 
 
 def pair_to_float(v, bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) float64 values of a decoded pair: one register, or the
-    (positive, negative) registers of a split-sign decoder."""
-    if isinstance(v, tuple):
-        (plo, phi), (nlo, nhi) = lanes_to_float(v[0], bf16), lanes_to_float(v[1], bf16)
-        return plo - nlo, phi - nhi
+    """(lo, hi) float64 values of a decoded pair register."""
     return lanes_to_float(v, bf16)
 
 

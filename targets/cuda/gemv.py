@@ -17,6 +17,7 @@ The kernel (one block per tile of 16 output rows, ``W`` warps split K)::
         decode 64 pairs of codes into f16x2 A fragments          (decode.py)
         per step s (64 k): load the x fragment (two 16-byte loads)
             per MMA j: C_g = mma(A_sj, B_sj, C_g)    (+ ones-MMA for zero points)
+                (subnormal decode: C_g *= 2^(T_j - T_prev) where the tile's T changes)
             at the end of each group g: acc += scale_g * C_g  (- scale*zero*X_g)
     block reduction of acc over warps through shared memory, + bias, store y
 
@@ -27,7 +28,7 @@ MMA are exact (every decoded value and activation is an fp16 number).
 
 from __future__ import annotations
 
-from .decode import plan_for, razer_tn
+from .decode import plan_for_spec, razer_row_table
 from .layout import pair_coords
 from .spec import CHUNK_K, LANES, MAX_M, MMA_K, STEP_K, TILE_N, GemvSpec
 
@@ -147,10 +148,18 @@ class _MlirBackend:
         # pipe) for an explicit mul.hi, where a shift would be an integer-pipe SHF
         return self.b.emit(f'llvm.inline_asm "mul.hi.u32 $0, $1, {1 << (32 - s)};", "=r,r" {v} : (i32) -> i32', "mh")
 
-    def add_fma(self, v, c):
-        # v + c as v * 1 + c with an opaque 1: an IMAD (FMA pipe), not an IADD3
-        m = self.b.emit(f"arith.muli {v}, {self.b.opaque(1)} : i32")
-        return self.b.emit(f"arith.addi {m}, {self.b.i32(c)} : i32")
+    def xor(self, a, c):
+        return self.b.emit(f"arith.xori {a}, {c} : i32")
+
+    def xorc(self, v, c):
+        return self.b.emit(f"arith.xori {v}, {self.b.opaque(c)} : i32")
+
+    def zero(self):
+        return self.b.i32(0)
+
+    def imm(self, c):
+        # a selector ptxas encodes in the instruction (not a register)
+        return self.b.i32(c)
 
     def prmt(self, a, c, sel):
         # assembly order: selector first, then the low and high source words
@@ -185,7 +194,7 @@ class _Kernel:
     def __init__(self, spec: GemvSpec):
         self.spec = spec
         self.info = spec.info
-        self.plan = plan_for(self.info)
+        self.plan = plan_for_spec(spec)
         self.b = _Body()
         self.be = _MlirBackend(self.b)
         self.act = _ELEM[spec.act]
@@ -282,6 +291,9 @@ class _Kernel:
         if self.pdl:
             self.b.stmt('llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}" : () -> ()')
 
+    def launch_dependents(self) -> None:
+        self.b.stmt('llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "" : () -> ()')
+
     def chunk_types(self) -> list[str]:
         per_group = 1 + int(self.info.affine) + int(self.info.has_meta)
         return [_V4] * self.spec.bits + ["i32"] * (per_group * self.groups_per_chunk)
@@ -353,6 +365,17 @@ class _Kernel:
         return (b.emit(f"vector.extract {f}[0] : f32 from vector<2xf32>"),
                 b.emit(f"vector.extract {f}[1] : f32 from vector<2xf32>"))
 
+    def _offsets(self, gv, s_lo, s_hi) -> tuple[str, str]:
+        """scale * (beta - zero) of rows g and g+8: the multiplier of X = sum(x)."""
+        b, info = self.b, self.info
+        beta = b.const(float(info.beta), "f32")
+        z_lo, z_hi = self.f16pair(gv[1])
+        out = []
+        for sc, z in ((s_lo, z_lo), (s_hi, z_hi)):
+            d = b.emit(f"arith.subf {beta}, {z} : f32")
+            out.append(b.emit(f"arith.mulf {sc}, {d} : f32"))
+        return out[0], out[1]
+
     def compute_chunk(self, c, loaded: list[str], acc: list[str], masked: bool) -> list[str]:
         sp, b, info = self.spec, self.b, self.info
         nb = sp.bits
@@ -369,7 +392,7 @@ class _Kernel:
             for gi, gv in enumerate(grp_vals):
                 mw = gv[-1]
                 for rp in (0, 1):
-                    t2[(gi, rp)] = razer_tn(self.be, mw, self.meta_shift[rp])
+                    t2[(gi, rp)] = razer_row_table(self.be, mw, self.meta_shift[rp])
 
         def pair_param(p):
             s, j, r = pair_coords(p)
@@ -381,8 +404,8 @@ class _Kernel:
             b.emit("llvm.bitcast " + b.i32(0x3C003C00) + " : i32 to vector<2xf16>", "k")
             if self.act == "f16" else b.i32(0x3F803F80)))
         cbase = self.ixc("muli", c, CHUNK_K)
-        split = self.plan.split_sign
-        cur, curn, curx, cur_grp = None, None, None, None
+        sub = self.plan.subnormal
+        cur, curx, cur_grp, cur_t = None, None, None, 0
         mmas = [(s, j) for s in range(4) for j in range(4)]
         xw = None
         for n_i, (s, j) in enumerate(mmas):
@@ -397,26 +420,33 @@ class _Kernel:
                 bfr = [self.operand(xw[2 * j]), self.operand(xw[2 * j + 1])]
             regs = [pairs[16 * s + 4 * j + r] for r in range(4)]
             lg = self.local_group(s, j)
+            tile_t = self.plan.tile_shift[4 * s + j] if sub else 0
             if lg != cur_grp:
-                cur, curn, curx, cur_grp = None, None, None, lg
-            if split:
-                cur = self.mma([self.operand(v[0]) for v in regs], bfr, cur)
-                curn = self.mma([self.operand(v[1]) for v in regs], bfr, curn)
-            else:
-                cur = self.mma([self.operand(v) for v in regs], bfr, cur)
-            if info.affine:
+                cur, curx, cur_grp, cur_t = None, None, lg, tile_t
+            elif tile_t != cur_t:
+                # the sum so far counts in units of 2^(cur_t - 24); this tile's
+                # subnormals in units of 2^(tile_t - 24): rescale (exact)
+                f = b.const(float(2 ** (tile_t - cur_t)), "f32")
+                cur = [b.emit(f"arith.mulf {v}, {f} : f32") for v in cur]
+                cur_t = tile_t
+            cur = self.mma([self.operand(v) for v in regs], bfr, cur)
+            if info.affine:  # X = sum(x) of the group, for the zero points
                 curx = self.mma([ones] * 4, bfr, curx)
             last = n_i == len(mmas) - 1 or self.local_group(*mmas[n_i + 1]) != lg
             if last:
                 gv = grp_vals[lg]
                 s_lo, s_hi = self.f16pair(gv[0])
+                if sub:
+                    # W = scale * (alpha * u + beta - zero), u = R * 2^(24 - T)
+                    f = b.const(info.alpha * float(2 ** (24 - cur_t)), "f32")
+                    w_lo = b.emit(f"arith.mulf {s_lo}, {f} : f32")
+                    w_hi = b.emit(f"arith.mulf {s_hi}, {f} : f32")
+                    acc = [self.fma((w_lo, w_lo, w_hi, w_hi)[i], cur[i], acc[i]) for i in range(4)]
+                    off_lo, off_hi = self._offsets(gv, s_lo, s_hi)
+                    acc = [self.fma((off_lo, off_lo, off_hi, off_hi)[i], curx[i], acc[i]) for i in range(4)]
+                    continue
                 scl = (s_lo, s_lo, s_hi, s_hi)
                 acc = [self.fma(scl[i], cur[i], acc[i]) for i in range(4)]
-                if split:
-                    ns_lo = b.emit(f"arith.negf {s_lo} : f32")
-                    ns_hi = b.emit(f"arith.negf {s_hi} : f32")
-                    nscl = (ns_lo, ns_lo, ns_hi, ns_hi)
-                    acc = [self.fma(nscl[i], curn[i], acc[i]) for i in range(4)]
                 if info.affine:
                     z_lo, z_hi = self.f16pair(gv[1])
                     nsz_lo = b.emit(f"arith.mulf {s_lo}, {z_lo} : f32")
@@ -530,8 +560,9 @@ class _Kernel:
             # for us in its own griddepcontrol.wait before it touches x or y).
             # Triggered here, not at the start: an early trigger let the next grid
             # take the free slots of a few SMs and unbalance its wave
-            # (bench/notes_cuda.md, run 6)
-            b.stmt('llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "" : () -> ()')
+            # (bench/notes_cuda.md, run 6); even grids that leave half the slots
+            # free measured no faster with it (run 14)
+            self.launch_dependents()
         # ---- block reduction: red[(warp*8 + col)*16 + row]
         red_ty = f"memref<{W * MAX_M * TILE_N}xf32, 3>"
         wrow = self.ixc("muli", warp, MAX_M)

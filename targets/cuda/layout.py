@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decode import NumpyBackend, lanes_to_float, pair_to_float, plan_for, razer_code_flip, razer_tn
+from .decode import NumpyBackend, lanes_to_float, pair_to_float, plan_for_spec, razer_code_flip, razer_row_table
 from .spec import CHUNK_K, LANES, MAX_M, MMA_K, STEP_K, TILE_N, CudaTargetError, GemvSpec
 
 
@@ -81,8 +81,8 @@ def check_quantized(spec: GemvSpec, qt) -> None:
 def razer_negated_groups(meta: np.ndarray) -> np.ndarray:
     """(N, groups) bool: the RaZeR groups whose special value is positive.
     The device layout negates them (scale and code signs), so that every
-    group's special value is negative and the kernel's negative table holds
-    it (see decode.py)."""
+    group's special value is negative: entry 4 of the kernel's flag-0 table
+    (see decode.py)."""
     from kvc.formats import RAZER_SPECIAL_VALUES
 
     sv = np.asarray(RAZER_SPECIAL_VALUES, dtype=np.float64)
@@ -94,7 +94,7 @@ def pack_weight(spec: GemvSpec, codes: np.ndarray, meta: np.ndarray | None = Non
     RaZeR needs the group selectors ``meta`` (codes of positive-SV groups are
     sign-flipped; :func:`pack_quantized` negates their scales)."""
     info = spec.info
-    plan = plan_for(info)
+    plan = plan_for_spec(spec)
     codes = np.asarray(codes, dtype=np.uint8)
     if info.has_meta:
         if meta is None:
@@ -102,6 +102,7 @@ def pack_weight(spec: GemvSpec, codes: np.ndarray, meta: np.ndarray | None = Non
         group = spec.k if spec.single_group else spec.group_size
         neg = razer_negated_groups(meta)[:, np.arange(spec.k) // group]
         codes = np.where(neg, razer_code_flip(codes), codes)
+    codes = plan.store_codes(codes)
     dev = np.zeros((spec.n_pad, spec.k_pad), dtype=np.uint32)
     dev[: spec.n, : spec.k] = codes
     if info.xor:
@@ -185,7 +186,7 @@ def simulate(spec: GemvSpec, arrays: dict[str, np.ndarray], x) -> np.ndarray:
         raise CudaTargetError(f"simulate {spec.name}: x must be (M<=8, {spec.k}), got {x.shape}")
     M = x.shape[0]
     info = spec.info
-    plan = plan_for(info)
+    plan = plan_for_spec(spec)
     bf16 = spec.act == "bfloat16"
     T, C, b = spec.tiles, spec.chunks, spec.bits
     be = NumpyBackend()
@@ -200,7 +201,7 @@ def simulate(spec: GemvSpec, arrays: dict[str, np.ndarray], x) -> np.ndarray:
         grp = mma_group(spec, cidx, s, j)  # (C,)
         mw = arrays["meta"].reshape(T, spec.dev_groups)[:, grp][:, :, None]
         shift = (2 * pair_row(p, g)).astype(np.uint32)[None, None, :]
-        return razer_tn(be, mw, shift)
+        return razer_row_table(be, mw, shift)
 
     pairs = plan.decode(be, words, pair_param if info.has_meta else None, bf16=bf16)
     xpad = np.zeros((MAX_M, spec.k_pad), dtype=np.float64)
@@ -230,10 +231,16 @@ def simulate(spec: GemvSpec, arrays: dict[str, np.ndarray], x) -> np.ndarray:
             Cm = np.einsum("tcrk,ckn->tcrn", A, B)
             grp = mma_group(spec, cidx, s, j)
             sc = s_rows[:, grp, :]  # (T, C, 16)
-            contrib = sc[..., None] * Cm
-            if info.affine:
-                cx = B.sum(axis=1)  # (C, 8): ones-MMA
-                contrib = contrib - (sc * z_rows[:, grp, :])[..., None] * cx[None, :, None, :]
+            cx = B.sum(axis=1)  # (C, 8): ones-MMA
+            if plan.subnormal:
+                # A holds u * 2^(T-24); W = scale * (alpha * u + beta - zero)
+                u_sum = Cm * 2.0 ** (24 - plan.tile_shift[4 * s + j])
+                off = info.beta - z_rows[:, grp, :]
+                contrib = sc[..., None] * info.alpha * u_sum + (sc * off)[..., None] * cx[None, :, None, :]
+            else:
+                contrib = sc[..., None] * Cm
+                if info.affine:
+                    contrib = contrib - (sc * z_rows[:, grp, :])[..., None] * cx[None, :, None, :]
             y += contrib.sum(axis=1)
     out = y.transpose(2, 0, 1).reshape(MAX_M, spec.n_pad)[:M, : spec.n]
     if spec.bias:

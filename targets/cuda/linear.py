@@ -125,7 +125,7 @@ class CudaLinear:
                             blocks = 0  # the register cap made ptxas spill: never worth it
                         opts.append((vs.nwarps, blocks, bool(vs.maxnreg)))
                 s = self.spec
-                i = pick_variant(s.tiles, s.chunks, s.bits, opts, sms, 1.5 if s.info.kind == "razer" else 1.0)
+                i = pick_variant(s.tiles, s.chunks, s.bits, opts, sms)
                 self._chosen[key] = self.variants[i]
                 self.info.setdefault("variant_choice", {})[key] = {
                     "kernel": self.variants[i][0].name, "sms": sms,

@@ -287,7 +287,7 @@ def choose_warps(n: int, k: int, fmt: str | None = None) -> int:
     8 warps for most shapes (fewer resident blocks than tiles otherwise
     leaves a partial last wave); 16 when there are few tiles (N <= ~4800,
     one block per SM already covers them) and K is long enough; 4 for the
-    register-heavy decoders (8-bit codes: ~100-128 registers; RaZeR: 72-126),
+    register-heavy decoders (8-bit codes: ~72-128 registers; RaZeR: 72-99),
     whose blocks otherwise fit two per SM. Never more warps than chunks.
     """
     chunks = -(-k // CHUNK_K)
@@ -330,25 +330,27 @@ def variant_options(n: int, k: int, fmt: str | None = None) -> list[tuple[int, i
     return out
 
 
-def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int, decode_cost: float = 1.0) -> int:
+def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
     """Index of the best (warps W, resident blocks per SM B) option.
 
     Model (fit to the H100 measurements in bench/notes_cuda.md): the kernel is
     memory-bound when every SM keeps enough warps streaming - about
-    96 / bits of them, 8..32 (narrow codes move fewer bytes per warp-chunk),
-    times ``decode_cost`` (1.5 for the RaZeR table decoder, 1 otherwise) -
+    96 / bits of them, 8..32 (narrow codes move fewer bytes per warp-chunk) -
     and loses (a) the idle share of a partial last wave of blocks, (b) the
     idle share of unevenly split chunks and (c) each block's start-up and
     reduction, worth about 1.5 chunks of a warp's work, hidden only by the
     other blocks resident on the same SM. Score = product of the four
-    factors; ties (within 2 %) go to fewer warps per block, then to a
+    factors. Ties (within 2 %) go to fewer warps per block - unless the
+    option with more warps still keeps two blocks resident per SM and gives
+    each warp >= 8 chunks: with long K, 8-warp blocks beat 4-warp ones at equal
+    warps per SM (RaZeR 8192x28672: 47.0 vs 52.3 us) - then to a
     register-capped variant (measured faster at equal occupancy).
 
     ``options``: (W, B) or (W, B, capped) per variant; B < 1 (no block fits,
     or the runtime refused the variant because it spills) never wins.
     """
-    need = min(32.0, max(8.0, 96.0 / max(bits, 1))) * decode_cost
-    best, best_score, best_w, best_capped = 0, -1.0, 0, False
+    need = min(32.0, max(8.0, 96.0 / max(bits, 1)))
+    best, best_score, best_key = 0, -1.0, None
     for i, opt in enumerate(options):
         w, b = opt[0], opt[1]
         capped = bool(opt[2]) if len(opt) > 2 else False
@@ -368,7 +370,20 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int, decode_c
         balance = per_warp / math.ceil(per_warp)
         overlap = per_warp / (per_warp + 1.5 / max(1.0, together))
         score = eff * min(1.0, warps / need) * balance * overlap
-        tie = score >= best_score * 0.98
-        if score > best_score * 1.02 or (tie and w < best_w) or (tie and w == best_w and capped and not best_capped):
-            best, best_score, best_w, best_capped = i, score, w, capped
+        key = (w, together, per_warp, capped)
+        if score > best_score * 1.02 or (score >= best_score * 0.98 and _wins_tie(key, best_key)):
+            best, best_score, best_key = i, score, key
     return best
+
+
+def _wins_tie(key, best_key) -> bool:
+    """Tie-break of :func:`pick_variant` between two (W, blocks together,
+    chunks per warp, capped) options of equal score."""
+    if best_key is None:
+        return True
+    w, _, _, capped = key
+    if w == best_key[0]:
+        return capped and not best_key[3]
+    more = key if w > best_key[0] else best_key
+    long_streams = more[1] >= 2 and more[2] >= 8
+    return (key is more) == long_streams

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kvc import formats
-from kvc.targets.cuda.decode import NumpyBackend, pair_to_float, plan_for, razer_tn
+from kvc.targets.cuda.decode import NumpyBackend, pair_to_float, plan_for, plan_for_spec, razer_row_table
 from kvc.targets.cuda.layout import pack_meta, pack_weight, pair_k_offset, pair_row, razer_negated_groups
 from kvc.targets.cuda.spec import CudaTargetError, GemvSpec, PAIRS, format_info
 
@@ -19,7 +19,7 @@ def decode_tile(spec, codes, meta=None):
     """Decode one tile x one chunk with the kernel's program; return the (16, 256)
     float64 values placed at (row, k) by the thread / pair mapping (RaZeR: with
     the sign of the device layout's group negation undone)."""
-    plan = plan_for(spec.info)
+    plan = plan_for_spec(spec)
     w = pack_weight(spec, codes, meta)  # (1, 1, bits, 32, 4)
     words = [w[0, 0, q // 4, :, q % 4] for q in range(plan.nwords)]
     be = NumpyBackend()
@@ -28,13 +28,16 @@ def decode_tile(spec, codes, meta=None):
 
     def pair_param(p):
         mw = pack_meta(spec, meta)[0, 0]
-        return razer_tn(be, np.uint32(mw), (2 * pair_row(p, g)).astype(np.uint32))
+        return razer_row_table(be, np.uint32(mw), (2 * pair_row(p, g)).astype(np.uint32))
 
     pairs = plan.decode(be, words, pair_param if spec.info.has_meta else None, bf16=spec.act == "bfloat16")
     out = np.full((16, 256), np.nan)
     seen = np.zeros((16, 256), dtype=int)
     for p in range(PAIRS):
         lo, hi = pair_to_float(pairs[p], spec.act == "bfloat16")
+        if plan.subnormal:  # u * 2^(T-24) -> alpha * u + beta
+            u = 2.0 ** (24 - plan.tile_shift[p // 4])
+            lo, hi = (spec.info.alpha * lo * u + spec.info.beta, spec.info.alpha * hi * u + spec.info.beta)
         r = pair_row(p, g)
         k = pair_k_offset(spec.wide, p, t)
         out[r, k], out[r, k + 1] = lo, hi
@@ -79,6 +82,19 @@ def test_layout_uses_every_bit_once(name):
     assert sum(p.width for p in plan.pieces) == PAIRS * plan.bits
 
 
+AFFINE_INT_FORMATS = [n for n in SUPPORTED if format_info(n).kind == "int" and format_info(n).affine]
+
+
+@pytest.mark.parametrize("name", AFFINE_INT_FORMATS)
+def test_subnormal_layout_gives_each_tile_one_position(name):
+    plan = plan_for(format_info(name), True)  # _check: every bit once
+    assert sum(p.width for p in plan.pieces) == PAIRS * plan.bits
+    # one mantissa position T per A tile, fields inside the 10 mantissa bits
+    # (so every decoded lane is an fp16 subnormal)
+    assert all(plan.pair_target[p] == plan.tile_shift[p // 4] for p in range(PAIRS))
+    assert all(pc.target + pc.width <= 10 for pc in plan.pieces)
+
+
 def test_int_decode_is_one_fma_per_pair():
     class Count:
         def __init__(self):
@@ -99,6 +115,13 @@ def test_int_decode_is_one_fma_per_pair():
     plan.decode(c, [object()] * plan.nwords)
     assert c.ops["hfma2c"] == PAIRS  # exactly one half2 FMA per pair of codes
     assert c.ops["shr"] <= 16  # a shared shift serves two nibble pairs of a word
+
+    c = Count()
+    plan = plan_for(format_info("uint2"), True)
+    plan.decode(c, [object()] * plan.nwords)
+    assert "hfma2c" not in c.ops and "orc" not in c.ops  # fp16 subnormals: no magic, no FMA
+    assert c.ops["andc"] == PAIRS  # one mask per pair of codes
+    assert c.ops["shr"] == plan.nwords  # one shifted copy per word
 
 
 @pytest.mark.parametrize("bad, msg", [

@@ -61,6 +61,10 @@ def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3
     ("e4m3", 17, 1024, 512, "float16", "bfloat16", True, 3, 5),
     ("bipolar5", 16, 100, 16, "bfloat16", "float32", False, 0, 4),
     ("int2", 48, 2304, 64, "float16", "float32", False, 4, 2),
+    # zero-point formats with fp16 activations decode to fp16 subnormals and
+    # rescale the MMA sum between mantissa positions (several per group here)
+    ("bipolar2", 24, 768, 64, "float16", "float16", True, 0, 4),
+    ("uint4", 16, 520, 128, "float16", "float32", False, 2, 1),
 ])
 def test_ptx_runs_correctly(fmt, n, k, g, act, out, bias, warps, m):
     assert execute(fmt, n, k, g, act, out, bias, warps, m) < TOL[out]

@@ -106,6 +106,11 @@ def test_variant_choice_model():
     assert pick_variant(512, 32, 2, [(8, 5, False), (8, 4, True)], 132) == 1
     # a capped variant the runtime refused (it spills: blocks set to 0) is never chosen
     assert pick_variant(512, 32, 4, [(4, 8, False), (8, 0, True)], 132) == 0
+    # long K (8192x28672, 112 chunks), equal warps per SM (W4 x 5 blocks vs W8 x 2):
+    # the 8-warp blocks win the tie (each warp still streams 14 chunks)
+    assert pick_variant(512, 112, 4, [(4, 5), (8, 2), (16, 1)], 132) == 1
+    # ... but not at K = 8192 (4 chunks per warp of W8): fewer warps
+    assert pick_variant(512, 32, 4, [(4, 5), (8, 2)], 132) == 0
 
 
 def test_variant_options_carry_one_capped_variant():
