@@ -92,7 +92,12 @@ class _Body:
         (``v ^ (m >> 31)`` with the launch argument m in 1..8). Decode masks,
         magic numbers and permute tables held this way live in registers, so
         ptxas fuses ``(w & mask) | magic`` into one 3-register LOP3 and stops
-        rematerializing table constants; computed once at kernel entry."""
+        rematerializing table constants; computed once at kernel entry.
+        (For an odd v ptxas still folds the xor into its use - a LOP3 of w,
+        immediate v and m >> 31, then a second LOP3 for the OR; ``v + (m >>
+        31)`` avoids that, -15 % loop instructions for int4, but moved ptxas's
+        register allocation so that int4's 16-warp kernel at K = 28672 lost a
+        block per SM: bench/notes_cuda.md, run 17.)"""
         key = ("opaque", v & 0xFFFFFFFF)
         if key not in self._cache:
             z = self.cached(("rt_zero",), lambda: self.emit(f"arith.shrui %m, {self.i32(31)} : i32", "z"))

@@ -341,10 +341,12 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
     reduction, worth about 1.5 chunks of a warp's work, hidden only by the
     other blocks resident on the same SM. Score = product of the four
     factors. Ties (within 2 %) go to fewer warps per block - unless the
-    option with more warps still keeps two blocks resident per SM and gives
-    each warp >= 8 chunks: with long K, 8-warp blocks beat 4-warp ones at equal
-    warps per SM (RaZeR 8192x28672: 47.0 vs 52.3 us) - then to a
-    register-capped variant (measured faster at equal occupancy).
+    option with more warps still keeps two blocks resident per SM, gives
+    each warp >= 8 chunks and loses nothing to a partial last wave: with long
+    K, 8-warp blocks beat 4-warp ones at equal warps per SM (RaZeR
+    8192x28672: 47.0 vs 52.3 us), but not with 1.3 waves (int4: 53.2 vs
+    46.5 us) - then to a register-capped variant (measured faster at equal
+    occupancy).
 
     ``options``: (W, B) or (W, B, capped) per variant; B < 1 (no block fits,
     or the runtime refused the variant because it spills) never wins.
@@ -370,7 +372,7 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
         balance = per_warp / math.ceil(per_warp)
         overlap = per_warp / (per_warp + 1.5 / max(1.0, together))
         score = eff * min(1.0, warps / need) * balance * overlap
-        key = (w, together, per_warp, capped)
+        key = (w, together, per_warp, capped, eff)
         if score > best_score * 1.02 or (score >= best_score * 0.98 and _wins_tie(key, best_key)):
             best, best_score, best_key = i, score, key
     return best
@@ -378,12 +380,12 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
 
 def _wins_tie(key, best_key) -> bool:
     """Tie-break of :func:`pick_variant` between two (W, blocks together,
-    chunks per warp, capped) options of equal score."""
+    chunks per warp, capped, wave efficiency) options of equal score."""
     if best_key is None:
         return True
-    w, _, _, capped = key
+    w, _, _, capped, _ = key
     if w == best_key[0]:
         return capped and not best_key[3]
-    more = key if w > best_key[0] else best_key
-    long_streams = more[1] >= 2 and more[2] >= 8
+    more, fewer = (key, best_key) if w > best_key[0] else (best_key, key)
+    long_streams = more[1] >= 2 and more[2] >= 8 and more[4] >= fewer[4] - 0.02
     return (key is more) == long_streams

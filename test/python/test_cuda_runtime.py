@@ -111,6 +111,8 @@ def test_variant_choice_model():
     assert pick_variant(512, 112, 4, [(4, 5), (8, 2), (16, 1)], 132) == 1
     # ... but not at K = 8192 (4 chunks per warp of W8): fewer warps
     assert pick_variant(512, 32, 4, [(4, 5), (8, 2)], 132) == 0
+    # ... nor when the 8-warp blocks need 1.3 waves (3 per SM) against one for W4
+    assert pick_variant(512, 112, 4, [(4, 7), (8, 3)], 132) == 0
 
 
 def test_variant_options_carry_one_capped_variant():
