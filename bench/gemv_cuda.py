@@ -13,7 +13,9 @@ Python launch overhead is out of the numbers. A second column gives
 triton.testing.do_bench's median (it flushes L2 before every launch).
 
 GB/s = (packed codes + scales [+ zeros, selectors / absmax] + activations +
-outputs) / time - the bytes a launch must move at least. Baselines that do
+outputs) / time - the bytes a launch must move at least. Two launch-floor
+rows (a one-tile kvc GEMV, a one-element torch add) give the part of every
+row's time that is launch cost in this harness. Baselines that do
 not import are skipped with the reason printed. kvc weights here are random
 device words (every bit pattern is a valid code), random fp16 scales: the
 kernels' correctness is checked separately (python -m kvc.targets.cuda.check).
