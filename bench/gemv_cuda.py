@@ -41,11 +41,17 @@ GEMLITE_BITS = (2, 4, 8)
 GROUP = 128
 # the launch floor of a GEMV in this harness: one tile, one chunk (int4, N=16, K=256)
 FLOOR_SHAPE = (16, 256)
-# kernel variants (warps per block W, chunks in registers ahead D, chunks in L2 ahead P),
-# timed at M = 1 with --tune to pick the defaults of spec.choose_warps
 TUNE_FORMATS = ("int4", "int2", "razer4", "e2m1")
 
 
+def floor_spec():
+    from kvc.targets.cuda.spec import GemvSpec
+
+    return GemvSpec("int4", *FLOOR_SHAPE, GROUP)
+
+
+# kernel variants (warps per block W, chunks in registers ahead D, chunks in L2 ahead P),
+# timed at M = 1 with --tune to pick the defaults of spec.choose_warps
 def tune_variants(formats=TUNE_FORMATS):
     """(format, N, K, warps W, depth D, L2-ahead P, register cap R) of --tune."""
     out = []
@@ -63,7 +69,7 @@ def kvc_specs(tune: bool = True):
     from kvc.targets.cuda.spec import GemvSpec
 
     specs = [GemvSpec(f, n, k, GROUP) for (n, k) in SHAPES for f in KVC_FORMATS]
-    specs.append(GemvSpec("int4", *FLOOR_SHAPE, GROUP))
+    specs.append(floor_spec())
     if tune:
         specs += [GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p, maxnreg=r)
                   for (f, n, k, w, d, p, r) in tune_variants()]
@@ -324,7 +330,7 @@ def run(args):
     # what a launch costs with (almost) nothing to move: the part of every
     # row's time that no decoder or layout can remove
     print("== launch floor (one-tile kvc GEMV; a one-element torch add) ==")
-    add_all("floor-kvc-int4", 4, *FLOOR_SHAPE, bench_kvc(torch, GemvSpec("int4", *FLOOR_SHAPE, GROUP), (1,), l2))
+    add_all("floor-kvc-int4", 4, *FLOOR_SHAPE, bench_kvc(torch, floor_spec(), (1,), l2))
     one = [torch.zeros(1, device="cuda") for _ in range(4)]
     add("floor-torch-add", 32, 1, 1, 1, measure([(lambda t=t: t.add_(1.0)) for t in one], torch), 8)
 

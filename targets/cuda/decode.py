@@ -176,11 +176,23 @@ class DecodePlan:
             assert pos == cap * b
         assert pair == n_regular or n_regular >= PAIRS
         # spill codes: their fields are cut into the leftover segments
+        spill = [(p, [(src, width, min_t if flexible else target) for src, width, target in fields])
+                 for p in range(n_regular, PAIRS)]
+        pieces += self._cut_into_leftovers(spill, left)
+        if flexible:
+            for p in range(n_regular, PAIRS):
+                self.pair_target[p] = min_t
+        return pieces
+
+    def _cut_into_leftovers(self, spill, left: int) -> list[Piece]:
+        """Pieces of the spill codes: ``spill`` lists (pair, [(src, width, T)]),
+        each field cut into the words' ``left`` leftover lane bits in order
+        (word 0's, then word 1's, ...), its bits decoding at T, T+1, ..."""
+        pieces = []
         segs = [(q, LANE_BITS - left) for q in range(self.nwords)] if left else []
         si, used = 0, 0
-        for p in range(n_regular, PAIRS):
-            for src, width, target in fields:
-                t0 = min_t if flexible else target
+        for p, fields in spill:
+            for src, width, t0 in fields:
                 done = 0
                 while done < width:
                     q, base = segs[si]
@@ -190,8 +202,6 @@ class DecodePlan:
                     used += take
                     if used == left:
                         si, used = si + 1, 0
-            if flexible:
-                self.pair_target[p] = min_t
         return pieces
 
     def _plan_subnormal(self) -> list[Piece]:
@@ -212,30 +222,17 @@ class DecodePlan:
             if pos - s_ + b > 10:
                 raise AssertionError(f"{self.info.name}: no subnormal position for lane bit {pos}")
             slots.append((pos - s_, s_, pos))
-        order = []  # (T, word, pos) per pair, in pair order
+        order = []  # (T, word, pos) of the regular codes, in pair order
         for blk in range(self.nwords // 4):
             per_pos = sorted(slots, reverse=bool(blk % 2))
             for (t, _, pos) in per_pos:
                 order += [(t, 4 * blk + i, pos) for i in range(4)]
-        n_spill = PAIRS - len(order)
-        order += [(0, -1, i) for i in range(n_spill)]  # spill codes: bits cut into leftovers, T = 0
-        pieces: list[Piece] = []
-        segs = [(q, LANE_BITS - left) for q in range(self.nwords)] if left else []
-        si, used = 0, 0
-        for p, (t, q, pos) in enumerate(order):
-            self.pair_target[p] = t
-            if q >= 0:
-                pieces.append(Piece(p, 0, b, q, pos, pos + 16, t))
-                continue
-            done = 0
-            while done < b:
-                qq, base = segs[si]
-                take = min(b - done, left - used)
-                pieces.append(Piece(p, done, take, qq, base + used, base + used + 16, done))
-                done += take
-                used += take
-                if used == left:
-                    si, used = si + 1, 0
+        n_regular = len(order)
+        pieces = [Piece(p, 0, b, q, pos, pos + 16, t) for p, (t, q, pos) in enumerate(order)]
+        # spill codes (bits cut into the leftovers) decode at T = 0
+        pieces += self._cut_into_leftovers([(p, [(0, b, 0)]) for p in range(n_regular, PAIRS)], left)
+        for p in range(PAIRS):
+            self.pair_target[p] = order[p][0] if p < n_regular else 0
         return pieces
 
     def _plan_razer(self) -> list[Piece]:
@@ -483,11 +480,6 @@ class NumpyBackend:
                 raise AssertionError("fp16 value not exact in bf16")
             out.append(bits >> np.uint32(16))
         return out[0] | (out[1] << np.uint32(16))
-
-
-def pair_to_float(v, bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) float64 values of a decoded pair register."""
-    return lanes_to_float(v, bf16)
 
 
 def lanes_to_float(v, bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:

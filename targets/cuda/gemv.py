@@ -130,23 +130,26 @@ class _MlirBackend:
     def const(self, c):
         return self.b.opaque(c)
 
+    def _op(self, op, a, b):
+        return self.b.emit(f"arith.{op} {a}, {b} : i32")
+
     def shr(self, v, s):
-        return self.b.emit(f"arith.shrui {v}, {self.b.i32(s)} : i32")
+        return self._op("shrui", v, self.b.i32(s))
 
     def shl(self, v, s):
-        return self.b.emit(f"arith.shli {v}, {self.b.i32(s)} : i32")
+        return self._op("shli", v, self.b.i32(s))
 
     def shr_dyn(self, v, s):
-        return self.b.emit(f"arith.shrui {v}, {s} : i32")
+        return self._op("shrui", v, s)
 
     def andc(self, v, c):
-        return self.b.emit(f"arith.andi {v}, {self.b.opaque(c)} : i32")
+        return self._op("andi", v, self.b.opaque(c))
 
     def or_(self, a, c):
-        return self.b.emit(f"arith.ori {a}, {c} : i32")
+        return self._op("ori", a, c)
 
     def orc(self, v, c):
-        return self.b.emit(f"arith.ori {v}, {self.b.opaque(c)} : i32")
+        return self._op("ori", v, self.b.opaque(c))
 
     def shr_mulhi(self, v, s):
         # v >> s as the high word of v * 2^(32-s): ptxas emits IMAD.HI (FMA
@@ -154,10 +157,10 @@ class _MlirBackend:
         return self.b.emit(f'llvm.inline_asm "mul.hi.u32 $0, $1, {1 << (32 - s)};", "=r,r" {v} : (i32) -> i32', "mh")
 
     def xor(self, a, c):
-        return self.b.emit(f"arith.xori {a}, {c} : i32")
+        return self._op("xori", a, c)
 
     def xorc(self, v, c):
-        return self.b.emit(f"arith.xori {v}, {self.b.opaque(c)} : i32")
+        return self._op("xori", v, self.b.opaque(c))
 
     def zero(self):
         return self.b.i32(0)

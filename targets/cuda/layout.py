@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decode import NumpyBackend, lanes_to_float, pair_to_float, plan_for_spec, razer_code_flip, razer_row_table
+from .decode import NumpyBackend, lanes_to_float, plan_for_spec, razer_code_flip, razer_row_table
 from .spec import CHUNK_K, LANES, MAX_M, MMA_K, STEP_K, TILE_N, CudaTargetError, GemvSpec
 
 
@@ -219,7 +219,7 @@ def simulate(spec: GemvSpec, arrays: dict[str, np.ndarray], x) -> np.ndarray:
         for j in range(4):
             A = np.zeros((T, C, TILE_N, MMA_K))
             for r in range(4):
-                lo, hi = pair_to_float(pairs[16 * s + 4 * j + r], bf16)
+                lo, hi = lanes_to_float(pairs[16 * s + 4 * j + r], bf16)
                 for h, val in enumerate((lo, hi)):
                     A[:, :, g + 8 * (r & 1), 2 * t + 8 * (r >> 1) + h] = val
             B = np.zeros((C, MMA_K, MAX_M))

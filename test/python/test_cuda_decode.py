@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kvc import formats
-from kvc.targets.cuda.decode import NumpyBackend, pair_to_float, plan_for, plan_for_spec, razer_row_table
+from kvc.targets.cuda.decode import NumpyBackend, lanes_to_float, plan_for, plan_for_spec, razer_row_table
 from kvc.targets.cuda.layout import pack_meta, pack_weight, pair_k_offset, pair_row, razer_negated_groups
 from kvc.targets.cuda.spec import CudaTargetError, GemvSpec, PAIRS, format_info
 
@@ -34,7 +34,7 @@ def decode_tile(spec, codes, meta=None):
     out = np.full((16, 256), np.nan)
     seen = np.zeros((16, 256), dtype=int)
     for p in range(PAIRS):
-        lo, hi = pair_to_float(pairs[p], spec.act == "bfloat16")
+        lo, hi = lanes_to_float(pairs[p], spec.act == "bfloat16")
         if plan.subnormal:  # u * 2^(T-24) -> alpha * u + beta
             u = 2.0 ** (24 - plan.tile_shift[p // 4])
             lo, hi = (spec.info.alpha * lo * u + spec.info.beta, spec.info.alpha * hi * u + spec.info.beta)
