@@ -98,7 +98,7 @@ class CudaLinear:
         self.info = dict(info or {})
         self.variants = variants or [(spec, ptx)]
         for vs, _ in self.variants:
-            if dataclasses.replace(vs, warps=0, maxnreg=0) != dataclasses.replace(spec, warps=0, maxnreg=0):
+            if vs.layout_key() != spec.layout_key():
                 raise CudaTargetError(f"kernel variant {vs.name} does not match {spec.name}")
         self._dev: dict = {}
         self._chosen: dict = {}

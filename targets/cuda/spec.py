@@ -223,6 +223,11 @@ class GemvSpec:
         tune = f"_d{self.depth}p{self.l2_ahead}" + (f"_r{self.maxnreg}" if self.maxnreg else "")
         return f"kvc_gemv_{self.fmt}_{gs}_n{self.n}_k{self.k}_{act}_{out}{b}_w{self.nwarps}{tune}_{self.arch}"
 
+    def layout_key(self) -> tuple:
+        """What fixes the device buffers and the numerics; the kernel variants
+        of one linear (warps, register cap, depth) agree on it."""
+        return (self.fmt, self.n, self.k, self.group_size, self.act, self.out, self.bias, self.arch)
+
     def key(self) -> str:
         """Stable hash of the specialization (cache and artifact file names)."""
         d = asdict(self)

@@ -126,6 +126,20 @@ def test_variant_options_carry_one_capped_variant():
     assert variant_options(64, 512, "int4") == [(2, 0)]
 
 
+def test_variants_of_one_linear_must_share_the_device_layout():
+    from kvc.targets.cuda.linear import CudaLinear
+    from kvc.targets.cuda.spec import GemvSpec
+
+    base = GemvSpec("int4", 64, 1024, 128, warps=4)
+    same = [GemvSpec("int4", 64, 1024, 128, warps=8, maxnreg=64), GemvSpec("int4", 64, 1024, 128, warps=2, depth=2)]
+    assert all(v.layout_key() == base.layout_key() for v in same)
+    CudaLinear(base, {}, "", variants=[(base, "")] + [(v, "") for v in same])
+    for other in (GemvSpec("int3", 64, 1024, 128, warps=4), GemvSpec("int4", 64, 1024, 64, warps=4),
+                  GemvSpec("int4", 64, 1024, 128, warps=4, act="bfloat16")):
+        with pytest.raises(CudaTargetError, match="does not match"):
+            CudaLinear(base, {}, "", variants=[(base, ""), (other, "")])
+
+
 def test_driver_errors_name_call_and_kernel():
     err = CudaDriverError("cuLaunchKernel(grid=(1, 1, 1), block=(2048, 1, 1))", 1, "CUDA_ERROR_INVALID_VALUE",
                           "invalid argument", "kvc_gemv_x")
