@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from mlir import ir
 
+try:  # numpy >= 2
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:  # numpy 1.x
+    byte_bounds = np.byte_bounds
+
 from kvc import resources
 from kvc.context import load_kvc_dialects
 from kvc.diagnostics import KvcError
@@ -77,6 +82,9 @@ class CpuExecutable:
                 self._weight_desc[spec.index] = (make_descriptor(array) if spec.shape is not None
                                                  else make_scalar(array, spec.element))
         self._foreign_weights = {array.ctypes.data for array in bound.values() if array.size}
+        # byte ranges of the bound weights, once: every call checks its state buffers against them
+        self._weight_bounds = np.array([byte_bounds(a) for a in bound.values() if a.size],
+                                       dtype=np.uint64).reshape(-1, 2)
         self._func = engine.lookup(entry)
 
     def __call__(self, *inputs) -> list[np.ndarray]:
@@ -102,7 +110,7 @@ class CpuExecutable:
             pointers[spec.index] = ctypes.pointer(obj) if spec.shape is not None else obj
         keep.append(arrays)
         if states:
-            _check_state_aliasing(states, arrays + list(self.weights.values()))
+            _check_state_aliasing(states, arrays, self._weight_bounds)
         for index, obj in self._weight_desc.items():
             pointers[index] = ctypes.pointer(obj) if isinstance(obj, ctypes.Structure) else obj
         # Packed interface: one void* per C-interface parameter (results first, if any).
@@ -126,14 +134,19 @@ class CpuExecutable:
                 f"{len(self.state)} state argument(s) updated in place, {len(self.weights)} bound weight(s)>")
 
 
-def _check_state_aliasing(states, arrays) -> None:
-    """A state buffer must not overlap any other argument: the compiled code would
-    read values it has already overwritten."""
+def _check_state_aliasing(states, arrays, weight_bounds: np.ndarray) -> None:
+    """A state buffer must not overlap any other argument (an input, or a bound
+    weight: ``weight_bounds`` holds their (low, high) byte addresses): the
+    compiled code would read values it has already overwritten."""
     for spec, state in states:
-        for other in arrays:
-            if other is not state and other.size and state.size and np.may_share_memory(state, other):
-                raise ValueError(f"{spec.name}: the state buffer overlaps another argument; pass each state "
-                                 "in its own array")
+        if not state.size:
+            continue
+        lo, hi = byte_bounds(state)
+        overlaps = bool(np.any((weight_bounds[:, 0] < hi) & (lo < weight_bounds[:, 1])))
+        if overlaps or any(other is not state and other.size and np.may_share_memory(state, other)
+                           for other in arrays):
+            raise ValueError(f"{spec.name}: the state buffer overlaps another argument; pass each state "
+                             "in its own array")
 
 
 # ------------------------------------------------------------------ compilation

@@ -210,6 +210,8 @@ class _Kernel:
         self.W = spec.nwarps
         g = spec.eff_group
         self.groups_per_chunk = max(1, CHUNK_K // g)
+        # u32 words per group record: scale (+ zero) (+ RaZeR selectors)
+        self.group_words = 1 + int(self.info.affine) + int(self.info.has_meta)
 
     # ----------------------------------------------------------------- helpers
     def ix(self, op, a, c):
@@ -303,8 +305,7 @@ class _Kernel:
         self.b.stmt('llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "" : () -> ()')
 
     def chunk_types(self) -> list[str]:
-        per_group = 1 + int(self.info.affine) + int(self.info.has_meta)
-        return [_V4] * self.spec.bits + ["i32"] * (per_group * self.groups_per_chunk)
+        return [_V4] * self.spec.bits + ["i32"] * (self.group_words * self.groups_per_chunk)
 
     def x_words(self, kb, nhalves: int, masked: bool) -> list[str]:
         """nhalves activations x[xrow, kb : kb+nhalves] as i32 words (2 halves each)."""
@@ -389,7 +390,7 @@ class _Kernel:
         nb = sp.bits
         vecs = loaded[:nb]
         rest = loaded[nb:]
-        per = 1 + int(info.affine) + int(info.has_meta)
+        per = self.group_words
         grp_vals = [rest[i * per:(i + 1) * per] for i in range(self.groups_per_chunk)]
         words = []
         for vq in vecs:
