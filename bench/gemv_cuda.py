@@ -41,7 +41,9 @@ GEMLITE_BITS = (2, 4, 8)
 GROUP = 128
 # the launch floor of a GEMV in this harness: one tile, one chunk (int4, N=16, K=256)
 FLOOR_SHAPE = (16, 256)
-TUNE_FORMATS = ("int4", "int2", "razer4", "e2m1")
+TUNE_FORMATS = ("int4", "int2", "int3", "razer4", "e2m1")
+# formats whose two-row-tile variants (two 16-row tiles share each x fragment) are timed
+TWO_TILE_FORMATS = ("int2", "int3", "int4")
 
 
 def floor_spec():
@@ -50,15 +52,21 @@ def floor_spec():
     return GemvSpec("int4", *FLOOR_SHAPE, GROUP)
 
 
-# kernel variants (warps per block W, chunks in registers ahead D, chunks in L2 ahead P),
-# timed at M = 1 with --tune to pick the defaults of spec.choose_warps
-def tune_variants(formats=TUNE_FORMATS):
-    """(format, N, K, warps W, depth D, L2-ahead P, register cap R) of --tune."""
+def tune_specs(formats=TUNE_FORMATS):
+    """The kernel variants --tune times at M = 1 (to fit spec.choose_warps,
+    spec.pick_variant and the variant set): warps per block W, register cap
+    R, row tiles per block T; label ``tune:<format>:<spec.variant_tag>``."""
+    from kvc.targets.cuda.spec import GemvSpec
+
     out = []
     for (n, k) in SHAPES:
         for f in formats:
             for w, r in ((4, 0), (8, 0), (16, 0), (4, 56), (8, 64), (8, 56), (16, 64)):
-                out.append((f, n, k, w, 1, 0, r))
+                out.append(GemvSpec(f, n, k, GROUP, warps=w, maxnreg=r))
+            if f in TWO_TILE_FORMATS:
+                out += [GemvSpec(f, n, k, GROUP, warps=w, row_tiles=2) for w in (4, 8, 16)]
+            if f == "razer4":  # 4-5 blocks of 6-7 warps fit at its 72 registers
+                out += [GemvSpec(f, n, k, GROUP, warps=w) for w in (6, 7)]
     return out
 
 
@@ -71,8 +79,7 @@ def kvc_specs(tune: bool = True):
     specs = [GemvSpec(f, n, k, GROUP) for (n, k) in SHAPES for f in KVC_FORMATS]
     specs.append(floor_spec())
     if tune:
-        specs += [GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p, maxnreg=r)
-                  for (f, n, k, w, d, p, r) in tune_variants()]
+        specs += tune_specs()
     return specs
 
 
@@ -258,7 +265,8 @@ def bench_kvc(torch, spec, ms, l2):
 
     ks, kptx = lins[0].kernel_for()
     extra = {"regs": attrs["num_regs"], "local": attrs["local_size_bytes"], "kernel": attrs["kernel"],
-             "warps": attrs["warps"], "maxnreg": attrs["maxnreg"], "pdl": rt.uses_pdl(kptx, ks.name)}
+             "warps": attrs["warps"], "maxnreg": attrs["maxnreg"], "row_tiles": attrs["row_tiles"],
+             "pdl": rt.uses_pdl(kptx, ks.name)}
     res = []
     for m in ms:
         xs = [torch.randn(m, spec.k, dtype=torch.float16, device="cuda") for _ in range(R)]
@@ -318,10 +326,11 @@ def run(args):
             add(method, bits, n, k, m, res, nbytes, extra)
 
     if args.tune:
-        print("== tuning variants (W warps per block, D chunks in registers ahead, P in L2 ahead), M = 1 ==")
-        for (f, n, k, w, d, p, r) in tune_variants(args.tune_formats.split(",")):
-            spec = GemvSpec(f, n, k, GROUP, warps=w, depth=d, l2_ahead=p, maxnreg=r)
-            add_all(f"tune:{f}:w{w}d{d}p{p}r{r}", spec.bits, n, k, bench_kvc(torch, spec, (1,), l2))
+        print("== tuning variants (w: warps per block, d: chunks in registers ahead, p: in L2 ahead, "
+              "r: register cap, t: row tiles per block), M = 1 ==")
+        for spec in tune_specs(args.tune_formats.split(",")):
+            add_all(f"tune:{spec.fmt}:{spec.variant_tag}", spec.bits, spec.n, spec.k,
+                    bench_kvc(torch, spec, (1,), l2))
             torch.cuda.empty_cache()
         (out / "gemv_cuda_tune.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
         if args.tune_only:

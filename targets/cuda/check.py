@@ -50,6 +50,12 @@ def cases() -> list[tuple[GemvSpec, tuple[int, ...]]]:
     # the benchmark's kernel configuration on a large shape, both dtypes
     out.append((GemvSpec("int4", 4096, 4096, 128, act="float16", out="float16"), (1, 4)))
     out.append((GemvSpec("razer4", 4096, 4096, 128, act="bfloat16", out="float32"), (1, 4)))
+    # fixed variants with two row tiles per block (odd tile counts: the last
+    # block's second tile lies past N), one per decoder kind
+    for f, act in (("int2", "float16"), ("int3", "bfloat16"), ("int4", "float16"), ("uint2", "float16"),
+                   ("bipolar3", "bfloat16"), ("e2m1", "float16"), ("razer4", "float16")):
+        out.append((GemvSpec(f, 1031, 4160, 128, act=act, out="float32", warps=8, row_tiles=2), (1, 5, 8)))
+    out.append((GemvSpec("int2", 8192, 8192, 128, act="float16", out="float16", warps=16, row_tiles=2), (1, 4)))
     return out
 
 
@@ -77,7 +83,8 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
         w = rng.standard_normal((spec.n, spec.k)).astype(np.float32) * rng.uniform(0.5, 2.0)
         qt = formats.get(spec.fmt).quantize(w, group_size=spec.group_size)
         bias = rng.standard_normal(spec.n).astype(np.float32) if spec.bias else None
-        lin = compile_quantized(qt, bias=bias, act=spec.act, out=spec.out, arch=spec.arch)
+        lin = compile_quantized(qt, bias=bias, act=spec.act, out=spec.out, arch=spec.arch, warps=spec.warps,
+                                row_tiles=spec.row_tiles)
         assert lin.spec.layout_key() == spec.layout_key(), (lin.spec, spec)
         wref = qt.dequantize().astype(np.float64)
         dev_key = str(torch.device("cuda", torch.cuda.current_device()))
@@ -99,7 +106,7 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
                 ok = written and err <= TOL[spec.out]
                 r = {"format": spec.fmt, "n": spec.n, "k": spec.k, "group": spec.group_size, "act": spec.act,
                      "out": spec.out, "bias": spec.bias, "m": m, "rel_err": err, "all_written": written, "ok": ok,
-                     "kernel": vs.name, "warps": vs.nwarps, "maxnreg": vs.maxnreg,
+                     "kernel": vs.name, "warps": vs.nwarps, "maxnreg": vs.maxnreg, "row_tiles": vs.row_tiles,
                      "runtime_choice": _variant_label(vs) == chosen}
                 results.append(r)
                 if not ok:
@@ -113,8 +120,9 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
 
 
 def _variant_label(vs) -> str:
-    """``8`` for 8 warps, ``8r64`` for 8 warps capped at 64 registers."""
-    return f"{vs.nwarps}" + (f"r{vs.maxnreg}" if vs.maxnreg else "")
+    """``8`` for 8 warps, ``8r64`` for 8 warps capped at 64 registers,
+    ``8t2`` for 8 warps and two row tiles per block."""
+    return f"{vs.nwarps}" + (f"r{vs.maxnreg}" if vs.maxnreg else "") + (f"t{vs.row_tiles}" if vs.row_tiles > 1 else "")
 
 
 CHAIN_SPECS = [GemvSpec("int4", 4096, 4096, 128), GemvSpec("razer4", 4096, 4096, 128)]

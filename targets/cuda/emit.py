@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warps", type=int, default=0)
     ap.add_argument("--depth", type=int, default=1)
     ap.add_argument("--maxnreg", type=int, default=0)
+    ap.add_argument("--row-tiles", type=int, default=1, choices=(1, 2),
+                    help="16-row tiles per block (2: both share each activation fragment)")
     ap.add_argument("--arch", default="sm_90", choices=("sm_80", "sm_86", "sm_89", "sm_90"))
     ap.add_argument("--emit", default="mlir", choices=("mlir", "llvm", "ptx", "summary"))
     ap.add_argument("--ptx", action="store_true", help="same as --emit=ptx")
@@ -39,7 +41,8 @@ def main(argv=None) -> int:
 
         fmt = formats.get(args.format).name
         spec = GemvSpec(fmt, args.n, args.k, args.group_size, act=args.act, out=args.out or args.act,
-                        bias=args.bias, warps=args.warps, depth=args.depth, maxnreg=args.maxnreg, arch=args.arch)
+                        bias=args.bias, warps=args.warps, depth=args.depth, maxnreg=args.maxnreg, arch=args.arch,
+                        row_tiles=args.row_tiles)
         from .gemv import generate
 
         text = generate(spec)
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
             if stage == "ptx":
                 sys.stdout.write(ptx)
             else:
-                info = {"kernel": spec.name, "grid": [spec.tiles, 1, 1], "block": [spec.threads, 1, 1],
+                info = {"kernel": spec.name, "grid": [spec.blocks, 1, 1], "block": [spec.threads, 1, 1],
                         "params": spec.params(), "bytes_moved_m1": spec.bytes_moved(1), **ptx_summary(ptx)}
                 print(json.dumps(info, indent=1))
     except (CudaTargetError, ValueError) as err:

@@ -10,13 +10,14 @@ prefetch, masked tails), ``llvm`` (half2 fma / bitcasts) and ``nvvm``
 (``prmt`` byte permutes, ``mma.sync.m16n8k16``). :mod:`lower` turns it into
 PTX through upstream NVVM (``gpu-module-to-binary{format=isa}``).
 
-The kernel (one block per tile of 16 output rows, ``W`` warps split K)::
+The kernel (one block per ``R`` = ``row_tiles`` tiles of 16 output rows,
+``W`` warps split K)::
 
     for each chunk c of 256 k owned by this warp (c = warp, warp+W, ...):
-        prefetch chunk c+W (bits x 16-byte loads per thread, scale words)
-        decode 64 pairs of codes into f16x2 A fragments          (decode.py)
+        prefetch chunk c+W of each tile (bits x 16-byte loads per thread, scale words)
+        decode 64 pairs of codes per tile into f16x2 A fragments  (decode.py)
         per step s (64 k): load the x fragment (two 16-byte loads)
-            per MMA j: C_g = mma(A_sj, B_sj, C_g)    (+ ones-MMA for zero points)
+            per MMA j, per tile: C_g = mma(A_sj, B_sj, C_g)  (+ one ones-MMA for zero points)
                 (subnormal decode: C_g *= 2^(T_j - T_prev) where the tile's T changes)
             at the end of each group g: acc += scale_g * C_g  (- scale*zero*X_g)
     block reduction of acc over warps through shared memory, + bias, store y
@@ -208,6 +209,7 @@ class _Kernel:
         self.act = _ELEM[spec.act]
         self.out = _ELEM[spec.out]
         self.W = spec.nwarps
+        self.R = spec.row_tiles
         g = spec.eff_group
         self.groups_per_chunk = max(1, CHUNK_K // g)
         # u32 words per group record: scale (+ zero) (+ RaZeR selectors)
@@ -241,28 +243,36 @@ class _Kernel:
         return b.emit(f'llvm.inline_asm "ld.global.nc.L1::no_allocate.u32 $0, [$1];", "=r,l" {p} : '
                       "(!llvm.ptr<1>) -> i32", "s")
 
-    def load_chunk(self, c) -> list[str]:
-        """Everything a chunk needs from memory, issued together (prefetch)."""
+    def first_group(self, c):
+        """Index of chunk c's first group record."""
         sp, b = self.spec, self.b
-        vals = []
-        base = self.ix("addi", self.wlane, self.ixc("muli", c, sp.bits * LANES))
-        for l in range(sp.bits):
-            i = self.ixc("addi", base, l * LANES) if l else base
-            vals.append(self.stream_load("%w", i, True))
         if self.groups_per_chunk > 1:
-            g0 = self.ixc("muli", c, self.groups_per_chunk)
-        elif sp.single_group:
-            g0 = b.idx(0)
-        else:
-            g0 = self.ixc("divui", c, sp.eff_group // CHUNK_K)
-        for gi in range(self.groups_per_chunk):
-            grp = self.ixc("addi", g0, gi) if gi else g0
-            si = self.ix("addi", self.sbase, self.ixc("muli", grp, 8))
-            vals.append(self.stream_load("%scales", si, False))
-            if self.info.affine:
-                vals.append(self.stream_load("%zeros", si, False))
-            if self.info.has_meta:
-                vals.append(self.stream_load("%meta", self.ix("addi", self.mbase, grp), False))
+            return self.ixc("muli", c, self.groups_per_chunk)
+        if sp.single_group:
+            return b.idx(0)
+        return self.ixc("divui", c, sp.eff_group // CHUNK_K)
+
+    def load_chunk(self, c) -> list[str]:
+        """Everything a chunk needs from memory, issued together (prefetch):
+        per tile of the block, its code vectors then its group words."""
+        sp = self.spec
+        vals = []
+        cofs = self.ixc("muli", c, sp.bits * LANES)
+        g0 = None
+        for r in range(self.R):
+            base = self.ix("addi", self.wlane[r], cofs)
+            for l in range(sp.bits):
+                i = self.ixc("addi", base, l * LANES) if l else base
+                vals.append(self.stream_load("%w", i, True))
+            g0 = g0 or self.first_group(c)
+            for gi in range(self.groups_per_chunk):
+                grp = self.ixc("addi", g0, gi) if gi else g0
+                si = self.ix("addi", self.sbase[r], self.ixc("muli", grp, 8))
+                vals.append(self.stream_load("%scales", si, False))
+                if self.info.affine:
+                    vals.append(self.stream_load("%zeros", si, False))
+                if self.info.has_meta:
+                    vals.append(self.stream_load("%meta", self.ix("addi", self.mbase[r], grp), False))
         return vals
 
     def prefetch_chunk(self, c) -> None:
@@ -270,17 +280,13 @@ class _Kernel:
         128-byte line per lane) and its scale record: DRAM latency overlaps the
         work of the chunks before it, and these take no registers, so nothing
         pushes the compiler to sink them."""
-        sp, b = self.spec, self.b
-        base = self.ix("addi", self.wchunk0, self.ixc("muli", c, sp.bits * LANES))
-        vi = self.ix("addi", base, self.pf_lane)
-        self._prefetch("%w", vi, "vector<4xi32>")
-        if self.groups_per_chunk > 1:
-            g0 = self.ixc("muli", c, self.groups_per_chunk)
-        elif sp.single_group:
-            g0 = b.idx(0)
-        else:
-            g0 = self.ixc("divui", c, sp.eff_group // CHUNK_K)
-        self._prefetch("%scales", self.ix("addi", self.sbase, self.ixc("muli", g0, 8)), "i32")
+        sp = self.spec
+        cofs = self.ixc("muli", c, sp.bits * LANES)
+        g0 = self.first_group(c)
+        for r in range(self.R):
+            base = self.ix("addi", self.wchunk0[r], cofs)
+            self._prefetch("%w", self.ix("addi", base, self.pf_lane), "vector<4xi32>")
+            self._prefetch("%scales", self.ix("addi", self.sbase[r], self.ixc("muli", g0, 8)), "i32")
 
     def _prefetch(self, ptr, idx, ety):
         b = self.b
@@ -304,8 +310,12 @@ class _Kernel:
     def launch_dependents(self) -> None:
         self.b.stmt('llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "" : () -> ()')
 
-    def chunk_types(self) -> list[str]:
+    def tile_types(self) -> list[str]:
+        """Types of what load_chunk returns for one tile."""
         return [_V4] * self.spec.bits + ["i32"] * (self.group_words * self.groups_per_chunk)
+
+    def chunk_types(self) -> list[str]:
+        return self.tile_types() * self.R
 
     def x_words(self, kb, nhalves: int, masked: bool) -> list[str]:
         """nhalves activations x[xrow, kb : kb+nhalves] as i32 words (2 halves each)."""
@@ -385,11 +395,12 @@ class _Kernel:
             out.append(b.emit(f"arith.mulf {sc}, {d} : f32"))
         return out[0], out[1]
 
-    def compute_chunk(self, c, loaded: list[str], acc: list[str], masked: bool) -> list[str]:
+    def decode_tile(self, part: list[str]) -> tuple[list[str], list[list[str]]]:
+        """One tile's loaded chunk -> (64 f16x2 A registers, group words per group)."""
         sp, b, info = self.spec, self.b, self.info
         nb = sp.bits
-        vecs = loaded[:nb]
-        rest = loaded[nb:]
+        vecs = part[:nb]
+        rest = part[nb:]
         per = self.group_words
         grp_vals = [rest[i * per:(i + 1) * per] for i in range(self.groups_per_chunk)]
         words = []
@@ -409,12 +420,20 @@ class _Kernel:
 
         pairs = self.plan.decode(self.be, words, pair_param if info.has_meta else None,
                                  bf16=(sp.act == "bfloat16"))
+        return pairs, grp_vals
+
+    def compute_chunk(self, c, loaded: list[str], acc: list[str], masked: bool) -> list[str]:
+        """acc: 4 fp32 accumulators per tile of the block (tile r: acc[4r:4r+4])."""
+        sp, b, info = self.spec, self.b, self.info
+        per_tile = len(self.tile_types())
+        decoded = [self.decode_tile(loaded[r * per_tile:(r + 1) * per_tile]) for r in range(self.R)]
+        acc = list(acc)
         ones = b.cached(("ones", self.act), lambda: (
             b.emit("llvm.bitcast " + b.i32(0x3C003C00) + " : i32 to vector<2xf16>", "k")
             if self.act == "f16" else b.i32(0x3F803F80)))
         cbase = self.ixc("muli", c, CHUNK_K)
         sub = self.plan.subnormal
-        cur, curx, cur_grp, cur_t = None, None, None, 0
+        cur, curx, cur_grp, cur_t = [None] * self.R, None, None, 0
         mmas = [(s, j) for s in range(4) for j in range(4)]
         xw = None
         for n_i, (s, j) in enumerate(mmas):
@@ -427,43 +446,50 @@ class _Kernel:
                 bfr = [self.operand(xw_j[0]), self.operand(xw_j[1])]
             else:
                 bfr = [self.operand(xw[2 * j]), self.operand(xw[2 * j + 1])]
-            regs = [pairs[16 * s + 4 * j + r] for r in range(4)]
             lg = self.local_group(s, j)
             tile_t = self.plan.tile_shift[4 * s + j] if sub else 0
             if lg != cur_grp:
-                cur, curx, cur_grp, cur_t = None, None, lg, tile_t
+                cur, curx, cur_grp, cur_t = [None] * self.R, None, lg, tile_t
             elif tile_t != cur_t:
                 # the sum so far counts in units of 2^(cur_t - 24); this tile's
                 # subnormals in units of 2^(tile_t - 24): rescale (exact)
                 f = b.const(float(2 ** (tile_t - cur_t)), "f32")
-                cur = [b.emit(f"arith.mulf {v}, {f} : f32") for v in cur]
+                cur = [[b.emit(f"arith.mulf {v}, {f} : f32") for v in cr] for cr in cur]
                 cur_t = tile_t
-            cur = self.mma([self.operand(v) for v in regs], bfr, cur)
-            if info.affine:  # X = sum(x) of the group, for the zero points
+            for r, (pairs, _) in enumerate(decoded):
+                regs = [pairs[16 * s + 4 * j + q] for q in range(4)]
+                cur[r] = self.mma([self.operand(v) for v in regs], bfr, cur[r])
+            if info.affine:  # X = sum(x) of the group, for the zero points (shared by the tiles)
                 curx = self.mma([ones] * 4, bfr, curx)
             last = n_i == len(mmas) - 1 or self.local_group(*mmas[n_i + 1]) != lg
             if last:
-                gv = grp_vals[lg]
-                s_lo, s_hi = self.f16pair(gv[0])
-                if sub:
-                    # W = scale * (alpha * u + beta - zero), u = R * 2^(24 - T)
-                    f = b.const(info.alpha * float(2 ** (24 - cur_t)), "f32")
-                    w_lo = b.emit(f"arith.mulf {s_lo}, {f} : f32")
-                    w_hi = b.emit(f"arith.mulf {s_hi}, {f} : f32")
-                    acc = [self.fma((w_lo, w_lo, w_hi, w_hi)[i], cur[i], acc[i]) for i in range(4)]
-                    off_lo, off_hi = self._offsets(gv, s_lo, s_hi)
-                    acc = [self.fma((off_lo, off_lo, off_hi, off_hi)[i], curx[i], acc[i]) for i in range(4)]
-                    continue
-                scl = (s_lo, s_lo, s_hi, s_hi)
-                acc = [self.fma(scl[i], cur[i], acc[i]) for i in range(4)]
-                if info.affine:
-                    z_lo, z_hi = self.f16pair(gv[1])
-                    nsz_lo = b.emit(f"arith.mulf {s_lo}, {z_lo} : f32")
-                    nsz_hi = b.emit(f"arith.mulf {s_hi}, {z_hi} : f32")
-                    nsz_lo = b.emit(f"arith.negf {nsz_lo} : f32")
-                    nsz_hi = b.emit(f"arith.negf {nsz_hi} : f32")
-                    nsz = (nsz_lo, nsz_lo, nsz_hi, nsz_hi)
-                    acc = [self.fma(nsz[i], curx[i], acc[i]) for i in range(4)]
+                for r, (_, grp_vals) in enumerate(decoded):
+                    acc[4 * r:4 * r + 4] = self.apply_group(grp_vals[lg], cur[r], curx, cur_t, acc[4 * r:4 * r + 4])
+        return acc
+
+    def apply_group(self, gv, cur, curx, cur_t, acc):
+        """acc += the group's dequantized contribution: scale * MMA sum (and
+        the zero point's share through X = sum(x))."""
+        b, info = self.b, self.info
+        s_lo, s_hi = self.f16pair(gv[0])
+        if self.plan.subnormal:
+            # W = scale * (alpha * u + beta - zero), u = R * 2^(24 - T)
+            f = b.const(info.alpha * float(2 ** (24 - cur_t)), "f32")
+            w_lo = b.emit(f"arith.mulf {s_lo}, {f} : f32")
+            w_hi = b.emit(f"arith.mulf {s_hi}, {f} : f32")
+            acc = [self.fma((w_lo, w_lo, w_hi, w_hi)[i], cur[i], acc[i]) for i in range(4)]
+            off_lo, off_hi = self._offsets(gv, s_lo, s_hi)
+            return [self.fma((off_lo, off_lo, off_hi, off_hi)[i], curx[i], acc[i]) for i in range(4)]
+        scl = (s_lo, s_lo, s_hi, s_hi)
+        acc = [self.fma(scl[i], cur[i], acc[i]) for i in range(4)]
+        if info.affine:
+            z_lo, z_hi = self.f16pair(gv[1])
+            nsz_lo = b.emit(f"arith.mulf {s_lo}, {z_lo} : f32")
+            nsz_hi = b.emit(f"arith.mulf {s_hi}, {z_hi} : f32")
+            nsz_lo = b.emit(f"arith.negf {nsz_lo} : f32")
+            nsz_hi = b.emit(f"arith.negf {nsz_hi} : f32")
+            nsz = (nsz_lo, nsz_lo, nsz_hi, nsz_hi)
+            acc = [self.fma(nsz[i], curx[i], acc[i]) for i in range(4)]
         return acc
 
     # ------------------------------------------------------------------ kernel
@@ -482,13 +508,21 @@ class _Kernel:
         mm1 = self.ixc("subi", mi, 1)
         xrow = self.ix("minui", g, mm1)
         self.xbase = self.ixc("muli", xrow, sp.k)
-        self.wchunk0 = self.ixc("muli", bid, sp.chunks * sp.bits * LANES)
-        self.wlane = self.ix("addi", self.wchunk0, lane)
+        R = self.R
+        if R == 1:
+            tiles = [bid]
+        else:
+            # the last block of an odd tile count re-reads its last tile (in
+            # bounds, cached) and stores none of those rows (they are >= N)
+            first = self.ixc("muli", bid, R)
+            tiles = [first] + [self.ix("minui", self.ixc("addi", first, r), b.idx(sp.tiles - 1)) for r in range(1, R)]
+        self.wchunk0 = [self.ixc("muli", tl, sp.chunks * sp.bits * LANES) for tl in tiles]
+        self.wlane = [self.ix("addi", w0, lane) for w0 in self.wchunk0]
         # lane l prefetches 128-byte line min(l, 4*bits-1) of a chunk (8 vectors per line)
         self.pf_lane = self.ixc("muli", self.ix("minui", lane, b.idx(4 * sp.bits - 1)), 8)
-        self.sbase = self.ix("addi", self.ixc("muli", bid, sp.dev_groups * 8), g)
+        self.sbase = [self.ix("addi", self.ixc("muli", tl, sp.dev_groups * 8), g) for tl in tiles]
         if info.has_meta:
-            self.mbase = self.ixc("muli", bid, sp.dev_groups)
+            self.mbase = [self.ixc("muli", tl, sp.dev_groups) for tl in tiles]
             g32 = b.emit(f"arith.index_cast {g} : index to i32")
             sh0 = b.emit(f"arith.shli {g32}, {b.i32(1)} : i32")
             sh1 = b.emit(f"arith.addi {sh0}, {b.i32(16)} : i32")
@@ -501,7 +535,8 @@ class _Kernel:
             self.xoff_narrow = {(s, j): (self.ixc("addi", t4, STEP_K * s + MMA_K * j) if (s or j) else t4)
                                 for s in range(4) for j in range(4)}
         zero = b.const(0.0, "f32")
-        acc0 = [zero] * 4
+        nacc = 4 * R
+        acc0 = [zero] * nacc
         ctypes = self.chunk_types()
         nfull = sp.full_chunks
         # ---- full chunks c = warp + i*W. The chunks of iterations i+1 .. i+D are
@@ -526,12 +561,12 @@ class _Kernel:
             # the grid launched before this one (programmatic dependent launch)
             self.grid_dependency_wait()
             iv = b.fresh("i")
-            acc_args = [b.fresh("a") for _ in range(4)]
+            acc_args = [b.fresh("a") for _ in range(nacc)]
             q_args = [b.fresh("q") for _ in queue]
             nq = len(ctypes)
             iter_decl = ", ".join(f"{n} = {v}" for n, v in zip(acc_args + q_args, acc0 + queue))
-            loop_ty = ", ".join(["f32"] * 4 + ctypes * D)
-            outs = b.emit_n(4 + len(queue),
+            loop_ty = ", ".join(["f32"] * nacc + ctypes * D)
+            outs = b.emit_n(nacc + len(queue),
                             f"scf.for {iv} = {b.idx(0)} to {trips} step {b.idx(1)} "
                             f"iter_args({iter_decl}) -> ({loop_ty}) {{", "loop")
             b.depth += 1
@@ -544,21 +579,22 @@ class _Kernel:
             b.stmt(f"scf.yield {', '.join(new_acc + q_args[nq:] + nxt)} : {loop_ty}")
             b.depth -= 1
             b.stmt("}")
-            acc = outs[:4]
+            acc = outs[:nacc]
         else:
             self.grid_dependency_wait()
         if sp.k % CHUNK_K:
             # ---- the partial last chunk: activations beyond K read as 0
             owner = b.emit(f"arith.cmpi eq, {warp}, {b.idx(nfull % W)} : index")
-            res = b.emit_n(4, f"scf.if {owner} -> (f32, f32, f32, f32) {{", "acc")
+            fty = ", ".join(["f32"] * nacc)
+            res = b.emit_n(nacc, f"scf.if {owner} -> ({fty}) {{", "acc")
             b.depth += 1
             cl = b.idx(nfull)
             tail = self.compute_chunk(cl, self.load_chunk(cl), acc, masked=True)
-            b.stmt(f"scf.yield {', '.join(tail)} : f32, f32, f32, f32")
+            b.stmt(f"scf.yield {', '.join(tail)} : {fty}")
             b.depth -= 1
             b.stmt("} else {")
             b.depth += 1
-            b.stmt(f"scf.yield {', '.join(acc)} : f32, f32, f32, f32")
+            b.stmt(f"scf.yield {', '.join(acc)} : {fty}")
             b.depth -= 1
             b.stmt("}")
             acc = res
@@ -572,34 +608,38 @@ class _Kernel:
             # (bench/notes_cuda.md, run 6); even grids that leave half the slots
             # free measured no faster with it (run 14)
             self.launch_dependents()
-        # ---- block reduction: red[(warp*8 + col)*16 + row]
-        red_ty = f"memref<{W * MAX_M * TILE_N}xf32, 3>"
+        # ---- block reduction: red[(warp*8 + col)*RT + row], RT = 16 R rows per block
+        RT = TILE_N * R
+        red_ty = f"memref<{W * MAX_M * RT}xf32, 3>"
         wrow = self.ixc("muli", warp, MAX_M)
         c0 = self.ixc("muli", t, 2)
         c1 = self.ixc("addi", c0, 1)
-        g8 = self.ixc("addi", g, 8)
-        for val, row, col in ((acc[0], g, c0), (acc[1], g, c1), (acc[2], g8, c0), (acc[3], g8, c1)):
-            ok = b.emit(f"arith.cmpi ult, {col}, {mi} : index")
-            b.stmt(f"scf.if {ok} {{")
-            b.depth += 1
-            slot = self.ix("addi", self.ixc("muli", self.ix("addi", wrow, col), TILE_N), row)
-            b.stmt(f"memref.store {val}, %red[{slot}] : {red_ty}")
-            b.depth -= 1
-            b.stmt("}")
+        for r in range(R):
+            gr = self.ixc("addi", g, TILE_N * r) if r else g
+            g8 = self.ixc("addi", gr, 8)
+            a = acc[4 * r:4 * r + 4]
+            for val, row, col in ((a[0], gr, c0), (a[1], gr, c1), (a[2], g8, c0), (a[3], g8, c1)):
+                ok = b.emit(f"arith.cmpi ult, {col}, {mi} : index")
+                b.stmt(f"scf.if {ok} {{")
+                b.depth += 1
+                slot = self.ix("addi", self.ixc("muli", self.ix("addi", wrow, col), RT), row)
+                b.stmt(f"memref.store {val}, %red[{slot}] : {red_ty}")
+                b.depth -= 1
+                b.stmt("}")
         b.stmt("gpu.barrier")
-        nout = self.ixc("muli", mi, TILE_N)
+        nout = self.ixc("muli", mi, RT)
         o = b.fresh("o")
         b.stmt(f"scf.for {o} = {tid} to {nout} step {b.idx(W * LANES)} {{")
         b.depth += 1
-        col = self.ixc("divui", o, TILE_N)
-        row = self.ixc("remui", o, TILE_N)
-        n = self.ix("addi", self.ixc("muli", bid, TILE_N), row)
+        col = self.ixc("divui", o, RT)
+        row = self.ixc("remui", o, RT)
+        n = self.ix("addi", self.ixc("muli", bid, RT), row)
         inb = b.emit(f"arith.cmpi ult, {n}, {b.idx(sp.n)} : index")
         b.stmt(f"scf.if {inb} {{")
         b.depth += 1
         total = None
         for w in range(W):
-            slot = self.ix("addi", self.ixc("muli", self.ixc("addi", col, w * MAX_M), TILE_N), row)
+            slot = self.ix("addi", self.ixc("muli", self.ixc("addi", col, w * MAX_M), RT), row)
             v = b.emit(f"memref.load %red[{slot}] : {red_ty}", "r")
             total = v if total is None else b.emit(f"arith.addf {total}, {v} : f32")
         if sp.bias:
@@ -628,16 +668,16 @@ class _Kernel:
         if sp.bias:
             args.append(f"%bias: memref<{sp.n}xf32, 1>")
         args.append("%m: i32")
-        red = f"%red: memref<{self.W * MAX_M * TILE_N}xf32, 3>"
+        red = f"%red: memref<{self.W * MAX_M * TILE_N * self.R}xf32, 3>"
         target = f'#nvvm.target<chip = "{sp.arch}", features = "{_FEATURES[sp.arch]}", O = 3>'
         head = [
             f"// kvc cuda gemv: {sp.fmt} group {sp.group_size} N={sp.n} K={sp.k} act={sp.act} out={sp.out}"
-            f" bias={sp.bias} warps={self.W} arch={sp.arch}",
-            f"// grid = ({sp.tiles}, 1, 1), block = ({self.W * LANES}, 1, 1); params: {', '.join(sp.params())}",
+            f" bias={sp.bias} warps={self.W} row_tiles={self.R} arch={sp.arch}",
+            f"// grid = ({sp.blocks}, 1, 1), block = ({self.W * LANES}, 1, 1); params: {', '.join(sp.params())}",
             "module attributes {gpu.container_module} {",
             f"  gpu.module @kvc_cuda [{target}] {{",
             f"    gpu.func @{sp.name}({', '.join(args)}) workgroup({red}) kernel attributes "
-            f"{{known_block_size = array<i32: {self.W * LANES}, 1, 1>, known_grid_size = array<i32: {sp.tiles}, 1, 1>"
+            f"{{known_block_size = array<i32: {self.W * LANES}, 1, 1>, known_grid_size = array<i32: {sp.blocks}, 1, 1>"
             + (f", nvvm.maxnreg = {sp.maxnreg} : i32" if sp.maxnreg else "") + "} {",
         ]
         body = self.b.consts + ["  " + ln for ln in self.b.lines]

@@ -79,11 +79,12 @@ def write_prebuilt(path, specs) -> list[GemvSpec]:
 def variant_specs(spec: GemvSpec) -> list[GemvSpec]:
     """The kernel variants an artifact carries for ``spec``: itself when its
     warps are fixed, else one per :func:`spec.variant_options` (same device
-    layout and numerics, different split of K across a block's warps and
-    register cap)."""
+    layout and numerics, different split of K across a block's warps,
+    register cap and row tiles per block)."""
     if spec.warps:
         return [spec]
-    return [dataclasses.replace(spec, warps=w, maxnreg=r) for w, r in variant_options(spec.n, spec.k, spec.fmt)]
+    return [dataclasses.replace(spec, warps=w, maxnreg=r, row_tiles=t)
+            for w, r, t in variant_options(spec.n, spec.k, spec.fmt)]
 
 
 # ------------------------------------------------------------------ linear
@@ -123,14 +124,14 @@ class CudaLinear:
                         blocks = rt.max_active_blocks(vp, vs.name, vs.threads)
                         if vs.maxnreg and rt.function_attributes(vp, vs.name)["local_size_bytes"] > 0:
                             blocks = 0  # the register cap made ptxas spill: never worth it
-                        opts.append((vs.nwarps, blocks, bool(vs.maxnreg)))
+                        opts.append((vs.nwarps, blocks, bool(vs.maxnreg), vs.row_tiles))
                 s = self.spec
                 i = pick_variant(s.tiles, s.chunks, s.bits, opts, sms)
                 self._chosen[key] = self.variants[i]
                 self.info.setdefault("variant_choice", {})[key] = {
                     "kernel": self.variants[i][0].name, "sms": sms,
-                    "options": [{"warps": w, "blocks_per_sm": b, "maxnreg": vs.maxnreg}
-                                for (w, b, _), (vs, _) in zip(opts, self.variants)]}
+                    "options": [{"warps": w, "blocks_per_sm": b, "maxnreg": vs.maxnreg, "row_tiles": t}
+                                for (w, b, _, t), (vs, _) in zip(opts, self.variants)]}
         return self._chosen[key]
 
     # -- description ---------------------------------------------------------
@@ -151,7 +152,7 @@ class CudaLinear:
         return {
             "kernel": s.name, "format": s.fmt, "group_size": s.group_size, "n": s.n, "k": s.k,
             "activation_dtype": s.act, "output_dtype": s.out, "bias": s.bias,
-            "grid": [s.tiles, 1, 1], "block": [s.threads, 1, 1], "arch": s.arch,
+            "grid": [s.blocks, 1, 1], "block": [s.threads, 1, 1], "arch": s.arch,
             "device_bytes": self.device_bytes, "bytes_per_launch_m1": s.bytes_moved(1),
             "fp16_weight_bytes": 2 * s.n * s.k, **self.info,
         }
@@ -213,7 +214,7 @@ class CudaLinear:
                 args += [rt.Arg.ptr(x2.data_ptr() + r0 * s.k * esize_x), rt.Arg.ptr(out.data_ptr() + r0 * s.n * esize_y)]
                 args += [rt.Arg.ptr(t) for t in bias]
                 args.append(rt.Arg.i32(m))
-                rt.launch(kptx, ks.name, (ks.tiles, 1, 1), (ks.threads, 1, 1), args)
+                rt.launch(kptx, ks.name, (ks.blocks, 1, 1), (ks.threads, 1, 1), args)
         return out.reshape(*x.shape[:-1], s.n)
 
     def kernel_attributes(self) -> dict:
@@ -221,7 +222,8 @@ class CudaLinear:
         from kvc.runtime import cuda as rt
 
         ks, kptx = self.kernel_for()
-        return {"kernel": ks.name, "warps": ks.nwarps, "maxnreg": ks.maxnreg, **rt.function_attributes(kptx, ks.name)}
+        return {"kernel": ks.name, "warps": ks.nwarps, "maxnreg": ks.maxnreg, "row_tiles": ks.row_tiles,
+                **rt.function_attributes(kptx, ks.name)}
 
     def simulate(self, x) -> np.ndarray:
         """CPU emulation of exactly what the kernel computes (float64), for tests."""
@@ -235,10 +237,10 @@ class CudaLinear:
         arrays = {f"{stem}.{k}": v for k, v in self.arrays.items()}
         variants, ptx = [], {}
         for vs, vp in self.variants:
-            vstem = f"{stem}.w{vs.nwarps}"
+            vstem = f"{stem}.{vs.variant_tag}"
             ptx[vstem] = vp
             variants.append({"spec": vs.to_json(), "kernel": vs.name, "ptx": vstem,
-                             "grid": [vs.tiles, 1, 1], "block": [vs.threads, 1, 1]})
+                             "grid": [vs.blocks, 1, 1], "block": [vs.threads, 1, 1]})
         info = {k: v for k, v in self.info.items() if k != "variant_choice"}
         entry = {"type": "linear", "variants": variants, "params": self.spec.params(),
                  "arrays": {k: f"{stem}.{k}" for k in self.arrays}, "info": info}
@@ -361,12 +363,17 @@ def parse_weights(weights: str, default_group: int = 128) -> tuple[str, int | No
 
 
 def compile_quantized(qt, bias=None, act: str = "float16", out: str | None = None, arch: str = "sm_90",
-                      warps: int = 0, depth: int = 1, ptx: str | None = None) -> CudaLinear:
-    """CudaLinear from an existing (N, K) kvc.formats QuantizedTensor."""
+                      warps: int = 0, depth: int = 1, ptx: str | None = None, row_tiles: int = 1) -> CudaLinear:
+    """CudaLinear from an existing (N, K) kvc.formats QuantizedTensor.
+
+    ``warps`` (with ``depth``, ``row_tiles``) fixes the kernel variant;
+    0 lets the runtime choose among :func:`variant_specs` per device."""
     n, k = qt.shape
     g = qt.group_size
+    if row_tiles != 1 and not warps:
+        raise CudaTargetError("compile_quantized: row_tiles is a variant setting; give warps too")
     base = GemvSpec(qt.format.name, n, k, g if g < k else k, act=act, out=out or act,
-                    bias=bias is not None, warps=warps, arch=arch, depth=depth)
+                    bias=bias is not None, warps=warps, arch=arch, depth=depth, row_tiles=row_tiles)
     arrays = layout.pack_quantized(base, qt, bias)
     info = {"quantized_bytes": int(qt.nbytes)}
     if ptx is not None:
@@ -378,7 +385,7 @@ def compile_quantized(qt, bias=None, act: str = "float16", out: str | None = Non
 
 def compile_linear(weight, fmt: str, group_size: int | None = None, bias=None, act: str = "float16",
                    out: str | None = None, arch: str = "sm_90", warps: int = 0, depth: int = 1,
-                   method: str = "rtn") -> CudaLinear:
+                   method: str = "rtn", row_tiles: int = 1) -> CudaLinear:
     """Quantize an (N, K) weight with kvc.formats and compile its GEMV kernel."""
     from kvc import formats
 
@@ -387,7 +394,8 @@ def compile_linear(weight, fmt: str, group_size: int | None = None, bias=None, a
         raise CudaTargetError(f"compile_linear: weight must be 2-D (N, K), got shape {w.shape}")
     name, g = parse_weights(fmt) if group_size is None else (formats.get(fmt).name, int(group_size))
     qt = formats.get(name).quantize(w, group_size=g, method=method)
-    return compile_quantized(qt, bias=bias, act=act, out=out, arch=arch, warps=warps, depth=depth)
+    return compile_quantized(qt, bias=bias, act=act, out=out, arch=arch, warps=warps, depth=depth,
+                             row_tiles=row_tiles)
 
 
 def compile_linears(model, weights: str = "int4:g128", act: str = "float16", arch: str = "sm_90",

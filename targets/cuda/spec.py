@@ -11,7 +11,9 @@ as pinned by the lowbit contract::
 Work decomposition (docs/targets/cuda.md has the picture):
 
 * a *tile* is 16 output rows (the M dimension of one ``mma.m16n8k16``);
-  one thread block per tile, ``warps`` warps per block;
+  one thread block per ``row_tiles`` tiles (1, or 2: the two tiles share
+  every activation fragment, halving the x loads and loop work per weight
+  byte), ``warps`` warps per block;
 * K is cut into *chunks* of 256; a warp owns chunks ``w, w+W, ...``
   (split-K across the block's warps, reduced through shared memory);
 * a chunk is 4 *steps* of 64 K, a step is 4 MMAs of k16; each thread
@@ -113,6 +115,7 @@ class GemvSpec:
     depth: int = 1  # chunks loaded ahead of the one being decoded (per warp)
     maxnreg: int = 0  # register cap per thread (0: the compiler's choice)
     l2_ahead: int = 0  # chunks (of this warp) prefetched into L2 beyond those in registers
+    row_tiles: int = 1  # 16-row tiles per block (2: both tiles use each x fragment)
 
     def __post_init__(self):
         if self.n < 1 or self.k < 1:
@@ -138,6 +141,8 @@ class GemvSpec:
             raise CudaTargetError(f"cuda gemv: l2_ahead must be in 0..8, got {self.l2_ahead}")
         if self.maxnreg and not (32 <= self.maxnreg <= 255):
             raise CudaTargetError(f"cuda gemv: maxnreg must be in 32..255, got {self.maxnreg}")
+        if self.row_tiles not in (1, 2):
+            raise CudaTargetError(f"cuda gemv: row_tiles must be 1 or 2, got {self.row_tiles}")
         if self.warps and not (1 <= self.warps <= 16):
             raise CudaTargetError(f"cuda gemv: warps must be in 1..16, got {self.warps}")
         format_info(self.fmt)  # validates the format
@@ -165,6 +170,13 @@ class GemvSpec:
     @property
     def tiles(self) -> int:
         return -(-self.n // TILE_N)
+
+    @property
+    def blocks(self) -> int:
+        """Thread blocks of a launch (the grid): one per ``row_tiles`` tiles
+        (the last block of an odd tile count re-reads its last tile and
+        stores only the rows below N)."""
+        return -(-self.tiles // self.row_tiles)
 
     @property
     def n_pad(self) -> int:
@@ -220,13 +232,20 @@ class GemvSpec:
         out = {"float16": "f16", "bfloat16": "bf16", "float32": "f32"}[self.out]
         gs = "gall" if self.single_group else f"g{self.group_size}"
         b = "_bias" if self.bias else ""
-        tune = f"_d{self.depth}p{self.l2_ahead}" + (f"_r{self.maxnreg}" if self.maxnreg else "")
+        tune = (f"_d{self.depth}p{self.l2_ahead}" + (f"_r{self.maxnreg}" if self.maxnreg else "")
+                + (f"_t{self.row_tiles}" if self.row_tiles > 1 else ""))
         return f"kvc_gemv_{self.fmt}_{gs}_n{self.n}_k{self.k}_{act}_{out}{b}_w{self.nwarps}{tune}_{self.arch}"
 
     def layout_key(self) -> tuple:
         """What fixes the device buffers and the numerics; the kernel variants
-        of one linear (warps, register cap, depth) agree on it."""
+        of one linear (warps, register cap, depth, row tiles) agree on it."""
         return (self.fmt, self.n, self.k, self.group_size, self.act, self.out, self.bias, self.arch)
+
+    @property
+    def variant_tag(self) -> str:
+        """Short name of the fields a linear's kernel variants differ in
+        (artifact file stems; unique among the variants of one linear)."""
+        return f"w{self.nwarps}d{self.depth}p{self.l2_ahead}r{self.maxnreg}t{self.row_tiles}"
 
     def key(self) -> str:
         """Stable hash of the specialization (cache and artifact file names)."""
@@ -311,6 +330,10 @@ def choose_warps(n: int, k: int, fmt: str | None = None) -> int:
 
 
 VARIANT_WARPS = (4, 8, 16)
+# speed of the best one-row-tile 2-bit kernel relative to the best two-row-tile one
+# where both keep the SMs busy (int2 at the two largest shapes: 0.94-0.96,
+# bench/notes_cuda.md run 23)
+ISSUE_2BIT = 0.95
 # (warps, register cap) of the extra capped variant: 8 warps at <= 64 registers
 # fit 4 blocks per SM, enough for 512 tiles (N = 8192) in one wave at twice the
 # warps of the 4-warp kernel (int4 8192x8192: 14.3 -> 13.7 us on the H100,
@@ -318,20 +341,47 @@ VARIANT_WARPS = (4, 8, 16)
 CAPPED_VARIANT = (8, 64)
 
 
-def variant_options(n: int, k: int, fmt: str | None = None) -> list[tuple[int, int]]:
-    """(warps, maxnreg) of every kernel variant an artifact carries (the
-    runtime picks one per device with :func:`pick_variant`): the warp
-    counts of :data:`VARIANT_WARPS` (heuristic's choice first) uncapped, plus
-    :data:`CAPPED_VARIANT` when K has enough chunks for its warps."""
+# extra warp count for RaZeR: its 6-warp blocks (80 registers) fit 4 per SM, so
+# N = 8192 (512 tiles) runs in one wave at 23 warps per SM, where 4-warp blocks
+# leave 15.5 and 8-warp blocks need 1.3 waves (8192x8192: 15.7 vs 16.8 / 18.4 us)
+RAZER_EXTRA_WARPS = 6
+
+
+def two_row_tiles(fmt: str | None) -> bool:
+    """Whether the artifact carries two-row-tile variants for ``fmt``: the
+    2-bit integer formats, whose per-chunk skeleton is their limit (the
+    3- and 4-bit ones measured no faster with two row tiles)."""
+    if fmt is None:
+        return False
+    info = format_info(fmt)
+    return info.kind == "int" and info.bits <= 2
+
+
+def variant_options(n: int, k: int, fmt: str | None = None) -> list[tuple[int, int, int]]:
+    """(warps, maxnreg, row_tiles) of every kernel variant an artifact
+    carries (the runtime picks one per device with :func:`pick_variant`):
+    the warp counts of :data:`VARIANT_WARPS` (heuristic's choice first)
+    uncapped, plus :data:`CAPPED_VARIANT` when K has enough chunks for its
+    warps, plus :data:`RAZER_EXTRA_WARPS` for RaZeR, plus two-row-tile
+    blocks of each warp count for the formats of :func:`two_row_tiles`."""
     chunks = -(-k // CHUNK_K)
+    tiles = -(-n // TILE_N)
     first = choose_warps(n, k, fmt)
-    out = [(first, 0)]
-    for w in VARIANT_WARPS:
+    out = [(first, 0, 1)]
+    warps = VARIANT_WARPS
+    if fmt is not None and format_info(fmt).kind == "razer":
+        warps = warps + (RAZER_EXTRA_WARPS,)
+    for w in warps:
         w = max(1, min(w, chunks))
-        if (w, 0) not in out:
-            out.append((w, 0))
+        if (w, 0, 1) not in out:
+            out.append((w, 0, 1))
     if chunks >= CAPPED_VARIANT[0]:
-        out.append(CAPPED_VARIANT)
+        out.append(CAPPED_VARIANT + (1,))
+    if tiles >= 2 and two_row_tiles(fmt):
+        for w in VARIANT_WARPS:
+            w = max(1, min(w, chunks))
+            if (w, 0, 2) not in out:
+                out.append((w, 0, 2))
     return out
 
 
@@ -340,11 +390,15 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
 
     Model (fit to the H100 measurements in bench/notes_cuda.md): the kernel is
     memory-bound when every SM keeps enough warps streaming - about
-    96 / bits of them, 8..32 (narrow codes move fewer bytes per warp-chunk) -
-    and loses (a) the idle share of a partial last wave of blocks, (b) the
-    idle share of unevenly split chunks and (c) each block's start-up and
-    reduction, worth about 1.5 chunks of a warp's work, hidden only by the
-    other blocks resident on the same SM. Score = product of the four
+    96 / bits of them, 8..32 (narrow codes move fewer bytes per warp-chunk),
+    halved for blocks of two row tiles (each warp-chunk moves twice the
+    bytes) - and loses (a) the idle share of a partial last wave of blocks,
+    (b) the idle share of unevenly split chunks and (c) each block's
+    start-up and reduction, worth about 1.5 chunks of a warp's work (0.75
+    of a two-tile chunk), hidden only by the other blocks resident on the
+    same SM. 2-bit blocks of one row tile pay (d) their per-chunk skeleton
+    (x loads, loop and address work per byte, twice 4-bit's), which two row
+    tiles halve: worth ``ISSUE_2BIT`` of their rate. Score = product of the
     factors. Ties (within 2 %) go to fewer warps per block - unless the
     option with more warps still keeps two blocks resident per SM, gives
     each warp >= 8 chunks and loses nothing to a partial last wave: with long
@@ -353,30 +407,35 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
     46.5 us) - then to a register-capped variant (measured faster at equal
     occupancy).
 
-    ``options``: (W, B) or (W, B, capped) per variant; B < 1 (no block fits,
-    or the runtime refused the variant because it spills) never wins.
+    ``options``: (W, B), (W, B, capped) or (W, B, capped, row_tiles) per
+    variant; B < 1 (no block fits, or the runtime refused the variant
+    because it spills) never wins.
     """
-    need = min(32.0, max(8.0, 96.0 / max(bits, 1)))
     best, best_score, best_key = 0, -1.0, None
     for i, opt in enumerate(options):
         w, b = opt[0], opt[1]
         capped = bool(opt[2]) if len(opt) > 2 else False
+        rt = int(opt[3]) if len(opt) > 3 else 1
         if b < 1:
             continue
+        need = min(32.0, max(8.0, 96.0 / max(bits, 1)))
+        blocks = -(-tiles // rt)
         resident = b * sms
-        if tiles <= resident:
-            per_sm = tiles / sms
+        if blocks <= resident:
+            per_sm = blocks / sms
             eff = per_sm / math.ceil(per_sm)
             together = per_sm
         else:
-            waves = tiles / resident
+            waves = blocks / resident
             eff = waves / math.ceil(waves)
             together = b
         warps = together * w
         per_warp = chunks / w
         balance = per_warp / math.ceil(per_warp)
-        overlap = per_warp / (per_warp + 1.5 / max(1.0, together))
+        overlap = per_warp / (per_warp + 1.5 / rt / max(1.0, together))
         score = eff * min(1.0, warps / need) * balance * overlap
+        if bits <= 2 and rt == 1:
+            score *= ISSUE_2BIT
         key = (w, together, per_warp, capped, eff)
         if score > best_score * 1.02 or (score >= best_score * 0.98 and _wins_tie(key, best_key)):
             best, best_score, best_key = i, score, key

@@ -22,9 +22,9 @@ from kvc.targets.cuda.spec import MAX_M, GemvSpec
 TOL = {"float32": 1e-5, "float16": 1e-3, "bfloat16": 8e-3}
 
 
-def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3, seed=0, depth=1):
+def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3, seed=0, depth=1, row_tiles=1):
     rng = np.random.default_rng(seed)
-    spec = GemvSpec(fmt, n, k, g, act=act, out=out, bias=bias, warps=warps, depth=depth)
+    spec = GemvSpec(fmt, n, k, g, act=act, out=out, bias=bias, warps=warps, depth=depth, row_tiles=row_tiles)
     qt = formats.get(fmt).quantize(rng.standard_normal((n, k)).astype(np.float32), group_size=g)
     b = rng.standard_normal(n).astype(np.float32) if bias else None
     arr = pack_quantized(spec, qt, b)
@@ -43,7 +43,7 @@ def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3
     bufs = [arr[p] for p in spec.params() if p in ("w", "scales", "zeros", "meta")] + [xbuf, y]
     if bias:
         bufs.append(arr["bias"])
-    res, _ = run_kernel(gemv_ptx(spec), spec.name, spec.tiles, spec.threads, bufs, [m])
+    res, _ = run_kernel(gemv_ptx(spec), spec.name, spec.blocks, spec.threads, bufs, [m])
     yk = res[len(bufs) - 2 if bias else len(bufs) - 1][:m]
     if out == "bfloat16":
         yk = (yk.astype(np.uint32) << 16).view(np.float32)
@@ -68,6 +68,18 @@ def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3
 ])
 def test_ptx_runs_correctly(fmt, n, k, g, act, out, bias, warps, m):
     assert execute(fmt, n, k, g, act, out, bias, warps, m) < TOL[out]
+
+
+@pytest.mark.parametrize("fmt, n, k, g, act, out, bias, warps, m", [
+    # 3 tiles: the second block's second tile is past N (re-read, never stored)
+    ("int2", 40, 1300, 128, "float16", "float32", True, 2, 8),
+    ("razer4", 33, 520, 32, "bfloat16", "float16", False, 0, 2),
+    # zero points: one ones-MMA serves both tiles
+    ("bipolar2", 64, 768, 64, "float16", "float32", False, 3, 4),
+    ("int3", 32, 512, 512, "bfloat16", "bfloat16", False, 1, 1),
+])
+def test_two_row_tiles_per_block(fmt, n, k, g, act, out, bias, warps, m):
+    assert execute(fmt, n, k, g, act, out, bias, warps, m, row_tiles=2) < TOL[out]
 
 
 def test_prefetch_queue_depths():

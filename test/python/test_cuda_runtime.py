@@ -116,14 +116,38 @@ def test_variant_choice_model():
 
 
 def test_variant_options_carry_one_capped_variant():
-    from kvc.targets.cuda.spec import CAPPED_VARIANT, choose_warps, variant_options
+    from kvc.targets.cuda.spec import CAPPED_VARIANT, RAZER_EXTRA_WARPS, choose_warps, variant_options
 
     opts = variant_options(8192, 8192, "int4")
-    assert opts[0] == (choose_warps(8192, 8192, "int4"), 0)
-    assert sorted(w for w, r in opts if r == 0) == [4, 8, 16]
-    assert [o for o in opts if o[1]] == [CAPPED_VARIANT]
+    assert opts[0] == (choose_warps(8192, 8192, "int4"), 0, 1)
+    assert sorted(w for w, r, t in opts if r == 0) == [4, 8, 16]
+    assert [o for o in opts if o[1]] == [CAPPED_VARIANT + (1,)]
+    assert all(t == 1 for _, _, t in opts)  # no two-row-tile blocks for 4-bit
     # K too short for 8 warps: no capped variant, warp counts clipped to the chunks
-    assert variant_options(64, 512, "int4") == [(2, 0)]
+    assert variant_options(64, 512, "int4") == [(2, 0, 1)]
+    # RaZeR also carries its 6-warp blocks
+    assert (RAZER_EXTRA_WARPS, 0, 1) in variant_options(8192, 8192, "razer4")
+    # 2-bit integers carry two-row-tile blocks of each warp count (none for a single tile)
+    two = [o for o in variant_options(8192, 8192, "int2") if o[2] == 2]
+    assert two == [(4, 0, 2), (8, 0, 2), (16, 0, 2)]
+    assert all(t == 1 for _, _, t in variant_options(16, 8192, "uint2"))
+
+
+def test_variant_choice_with_row_tiles_and_razer_warps():
+    # options (W, B, capped, row tiles) with the blocks per SM of the H100 run 23
+    # (bench/notes_cuda.md); the measured fastest variant of each case is picked
+    int2 = [(8, 4, True, 1), (8, 5, False, 1), (16, 2, False, 1), (4, 9, False, 1),
+            (4, 7, False, 2), (8, 3, False, 2), (16, 1, False, 2)]
+    # 28672x8192: two row tiles of 4 warps (26.6 us, one row tile at best 27.6)
+    assert pick_variant(1792, 32, 2, int2, 132) == 4
+    # 8192x8192: two row tiles halve the blocks to 256, 15.5 warps per SM (11.5 us vs 9.4)
+    assert pick_variant(512, 32, 2, int2, 132) == 0
+    # 4096x4096: one row tile, 16 warps (3.9 us; two row tiles 4.4)
+    assert pick_variant(256, 16, 2, [(16, 2, False, 1), (16, 2, False, 2), (8, 2, False, 2)], 132) == 0
+    # RaZeR 8192x8192: 6-warp blocks, 4 per SM, one wave (15.7 us; W4 16.8, W8 18.4)
+    assert pick_variant(512, 32, 4, [(4, 7, False), (8, 3, False), (16, 1, False), (6, 4, False)], 132) == 3
+    # ... but at 28672x8192 W4 blocks keep 7 per SM (47.2 us; W6 47.1, W8 47.5)
+    assert pick_variant(1792, 32, 4, [(4, 7, False), (8, 3, False), (16, 1, False), (6, 4, False)], 132) == 0
 
 
 def test_variants_of_one_linear_must_share_the_device_layout():
@@ -131,7 +155,8 @@ def test_variants_of_one_linear_must_share_the_device_layout():
     from kvc.targets.cuda.spec import GemvSpec
 
     base = GemvSpec("int4", 64, 1024, 128, warps=4)
-    same = [GemvSpec("int4", 64, 1024, 128, warps=8, maxnreg=64), GemvSpec("int4", 64, 1024, 128, warps=2, depth=2)]
+    same = [GemvSpec("int4", 64, 1024, 128, warps=8, maxnreg=64), GemvSpec("int4", 64, 1024, 128, warps=2, depth=2),
+            GemvSpec("int4", 64, 1024, 128, warps=4, row_tiles=2)]
     assert all(v.layout_key() == base.layout_key() for v in same)
     CudaLinear(base, {}, "", variants=[(base, "")] + [(v, "") for v in same])
     for other in (GemvSpec("int3", 64, 1024, 128, warps=4), GemvSpec("int4", 64, 1024, 64, warps=4),
@@ -178,3 +203,18 @@ def test_programmatic_dependent_launch_switch(monkeypatch):
         assert not rt.pdl_enabled()
     finally:
         rt.set_pdl(None)
+
+
+def test_artifact_keeps_every_variant_apart(tmp_path):
+    # two variants with the same warp count (uncapped and register-capped) must
+    # come back from an artifact each with its own PTX
+    from kvc.targets.cuda.linear import CudaLinear
+    from kvc.targets.cuda.spec import GemvSpec
+
+    specs = [GemvSpec("int4", 64, 2048, 128, warps=w, maxnreg=r, row_tiles=t)
+             for w, r, t in ((4, 0, 1), (8, 0, 1), (8, 64, 1), (8, 0, 2))]
+    variants = [(s, f"// PTX of {s.name}\n") for s in specs]
+    arrays = {"w": np.arange(8, dtype=np.uint32), "scales": np.arange(4, dtype=np.uint32)}
+    CudaLinear(specs[0], arrays, variants[0][1], variants=variants).save(tmp_path / "lin")
+    back = C.load(tmp_path / "lin")
+    assert [(s.name, p) for s, p in back.variants] == [(s.name, p) for s, p in variants]
