@@ -258,13 +258,13 @@ class _Kernel:
         sp = self.spec
         vals = []
         cofs = self.ixc("muli", c, sp.bits * LANES)
-        g0 = None
         for r in range(self.R):
             base = self.ix("addi", self.wlane[r], cofs)
             for l in range(sp.bits):
                 i = self.ixc("addi", base, l * LANES) if l else base
                 vals.append(self.stream_load("%w", i, True))
-            g0 = g0 or self.first_group(c)
+            if r == 0:  # after the first code loads: one-tile kernels keep their instruction order
+                g0 = self.first_group(c)
             for gi in range(self.groups_per_chunk):
                 grp = self.ixc("addi", g0, gi) if gi else g0
                 si = self.ix("addi", self.sbase[r], self.ixc("muli", grp, 8))

@@ -390,9 +390,9 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
 
     Model (fit to the H100 measurements in bench/notes_cuda.md): the kernel is
     memory-bound when every SM keeps enough warps streaming - about
-    96 / bits of them, 8..32 (narrow codes move fewer bytes per warp-chunk),
-    halved for blocks of two row tiles (each warp-chunk moves twice the
-    bytes) - and loses (a) the idle share of a partial last wave of blocks,
+    96 / bits of them, 8..32 (narrow codes move fewer bytes per warp-chunk;
+    the same count for blocks of two row tiles, which measured slower with
+    half the warps at N = 8192) - and loses (a) the idle share of a partial last wave of blocks,
     (b) the idle share of unevenly split chunks and (c) each block's
     start-up and reduction, worth about 1.5 chunks of a warp's work (0.75
     of a two-tile chunk), hidden only by the other blocks resident on the
@@ -411,6 +411,7 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
     variant; B < 1 (no block fits, or the runtime refused the variant
     because it spills) never wins.
     """
+    need = min(32.0, max(8.0, 96.0 / max(bits, 1)))
     best, best_score, best_key = 0, -1.0, None
     for i, opt in enumerate(options):
         w, b = opt[0], opt[1]
@@ -418,7 +419,6 @@ def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:
         rt = int(opt[3]) if len(opt) > 3 else 1
         if b < 1:
             continue
-        need = min(32.0, max(8.0, 96.0 / max(bits, 1)))
         blocks = -(-tiles // rt)
         resident = b * sms
         if blocks <= resident:
