@@ -9,7 +9,9 @@ Timing: for every method and shape, R copies of all weight buffers (R chosen
 so that R x bytes >= 4 x L2) and of the activations; a CUDA graph of 24
 launches cycling through the copies is replayed 15 times; per-launch time =
 median replay time / 24 (CUDA events). So L2 never holds the weight and
-Python launch overhead is out of the numbers. A second column gives
+Python launch overhead is out of the numbers. kvc's variant per shape is the
+runtime's own choice (CudaLinear.kernel_for: its model, then its measurement
+of the variants; both are printed). A second column gives
 triton.testing.do_bench's median (it flushes L2 before every launch).
 
 GB/s = (packed codes + scales [+ zeros, selectors / absmax] + activations +
@@ -67,6 +69,14 @@ def tune_specs(formats=TUNE_FORMATS):
                 out += [GemvSpec(f, n, k, GROUP, warps=w, row_tiles=2) for w in (4, 8, 16)]
             if f == "razer4":  # 4-5 blocks of 6-7 warps fit at its 72 registers
                 out += [GemvSpec(f, n, k, GROUP, warps=w) for w in (6, 7)]
+            # rolling reloads: one chunk of codes in registers instead of two
+            for w, r in ((4, 0), (8, 0), (16, 0), (8, 64)) + (((6, 0),) if f == "razer4" else ()):
+                out.append(GemvSpec(f, n, k, GROUP, warps=w, maxnreg=r, rolling=True))
+            if f in TWO_TILE_FORMATS:
+                out += [GemvSpec(f, n, k, GROUP, warps=w, row_tiles=2, rolling=True) for w in (4, 8, 16)]
+                out.append(GemvSpec(f, n, k, GROUP, warps=16, row_tiles=2, maxnreg=64, rolling=True))
+            if f == "int2":  # one chunk of 2-bit codes is 1 KB per warp: two ahead cost 16 registers
+                out.append(GemvSpec(f, n, k, GROUP, warps=8, depth=2, rolling=True))
     return out
 
 
@@ -267,6 +277,10 @@ def bench_kvc(torch, spec, ms, l2):
     extra = {"regs": attrs["num_regs"], "local": attrs["local_size_bytes"], "kernel": attrs["kernel"],
              "warps": attrs["warps"], "maxnreg": attrs["maxnreg"], "row_tiles": attrs["row_tiles"],
              "pdl": rt.uses_pdl(kptx, ks.name)}
+    choice = next(iter(lins[0].info.get("variant_choice", {}).values()), {})
+    extra["model_pick"] = choice.get("model_pick")
+    extra["measured_us"] = {f"w{o['warps']}r{o['maxnreg']}t{o['row_tiles']}" + ("s" if o["rolling"] else ""):
+                            o["measured_us"] for o in choice.get("options", []) if o["measured_us"] is not None}
     res = []
     for m in ms:
         xs = [torch.randn(m, spec.k, dtype=torch.float16, device="cuda") for _ in range(R)]
@@ -422,6 +436,17 @@ def summarize(info, rows, out):
     if floors:
         lines += ["", "Launch floor (same harness, M = 1): " + ", ".join(
             f"{r['method']} {r['n']}x{r['k']} {r['us']:.2f} us" for r in floors)]
+    picks = [r for r in rows if r["method"].startswith("kvc-") and r["m"] == 1 and r.get("model_pick")]
+    if picks:
+        lines += ["", "Variant choice (M = 1): the runtime's kernel, the model's pick when the",
+                  "measurement replaced it, and each variant's time as the runtime measured it",
+                  "(CUDA graph of back-to-back launches, weights from DRAM; us per launch).", "",
+                  "| N x K | method | kernel | model's pick | measured |", "| --- | --- | --- | --- | --- |"]
+        for r in picks:
+            short = lambda name: name[name.rindex("_w", 0, name.index("_d")) + 1:name.rindex("_sm_")] if name else "-"
+            model = "same" if r["model_pick"] == r["kernel"] else short(r["model_pick"])
+            meas = ", ".join(f"{t} {u:.1f}" for t, u in r.get("measured_us", {}).items())
+            lines.append(f"| {r['n']}x{r['k']} | {r['method']} | {short(r['kernel'])} | {model} | {meas} |")
     tune = [r for r in rows if r["method"].startswith("tune:")]
     if tune:
         lines += ["", "| tuning variant | N x K | us | GB/s | regs | local bytes |", "| --- | --- | --- | --- | --- | --- |"]

@@ -56,6 +56,16 @@ def cases() -> list[tuple[GemvSpec, tuple[int, ...]]]:
                    ("bipolar3", "bfloat16"), ("e2m1", "float16"), ("razer4", "float16")):
         out.append((GemvSpec(f, 1031, 4160, 128, act=act, out="float32", warps=8, row_tiles=2), (1, 5, 8)))
     out.append((GemvSpec("int2", 8192, 8192, 128, act="float16", out="float16", warps=16, row_tiles=2), (1, 4)))
+    # fixed variants with rolling reloads (4 warps: each runs 4-5 loop trips),
+    # one per decoder kind, and the large-shape kernels the benchmark times
+    for f, act, rt in (("int2", "float16", 2), ("int3", "bfloat16", 1), ("int4", "float16", 1),
+                       ("uint2", "float16", 2), ("bipolar3", "bfloat16", 1), ("e2m1", "float16", 1),
+                       ("razer4", "float16", 1), ("razer4", "bfloat16", 2)):
+        out.append((GemvSpec(f, 1031, 4160, 128, act=act, out="float32", warps=4, row_tiles=rt, rolling=True),
+                    (1, 5, 8)))
+    for f, w, rt in (("razer4", 8, 1), ("int4", 8, 1), ("int2", 16, 2)):
+        out.append((GemvSpec(f, 8192, 8192, 128, act="float16", out="float16", warps=w, row_tiles=rt,
+                             rolling=True), (1, 4)))
     return out
 
 
@@ -84,7 +94,7 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
         qt = formats.get(spec.fmt).quantize(w, group_size=spec.group_size)
         bias = rng.standard_normal(spec.n).astype(np.float32) if spec.bias else None
         lin = compile_quantized(qt, bias=bias, act=spec.act, out=spec.out, arch=spec.arch, warps=spec.warps,
-                                row_tiles=spec.row_tiles)
+                                row_tiles=spec.row_tiles, rolling=spec.rolling)
         assert lin.spec.layout_key() == spec.layout_key(), (lin.spec, spec)
         wref = qt.dequantize().astype(np.float64)
         dev_key = str(torch.device("cuda", torch.cuda.current_device()))
@@ -107,6 +117,7 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
                 r = {"format": spec.fmt, "n": spec.n, "k": spec.k, "group": spec.group_size, "act": spec.act,
                      "out": spec.out, "bias": spec.bias, "m": m, "rel_err": err, "all_written": written, "ok": ok,
                      "kernel": vs.name, "warps": vs.nwarps, "maxnreg": vs.maxnreg, "row_tiles": vs.row_tiles,
+                     "rolling": vs.rolling,
                      "runtime_choice": _variant_label(vs) == chosen}
                 results.append(r)
                 if not ok:
@@ -121,8 +132,10 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
 
 def _variant_label(vs) -> str:
     """``8`` for 8 warps, ``8r64`` for 8 warps capped at 64 registers,
-    ``8t2`` for 8 warps and two row tiles per block."""
-    return f"{vs.nwarps}" + (f"r{vs.maxnreg}" if vs.maxnreg else "") + (f"t{vs.row_tiles}" if vs.row_tiles > 1 else "")
+    ``8t2`` for 8 warps and two row tiles per block, ``8s`` for 8 warps with
+    rolling reloads."""
+    return (f"{vs.nwarps}" + (f"r{vs.maxnreg}" if vs.maxnreg else "")
+            + (f"t{vs.row_tiles}" if vs.row_tiles > 1 else "") + ("s" if vs.rolling else ""))
 
 
 CHAIN_SPECS = [GemvSpec("int4", 4096, 4096, 128), GemvSpec("razer4", 4096, 4096, 128)]

@@ -299,15 +299,36 @@ class DecodePlan:
         the table word holding pair p's row and group special value (see
         :func:`razer_row_table`).
         """
-        if self.info.kind == "razer":
-            out = self._decode_razer(be, words, row_table)
-        else:
-            out = self._decode_lanes(be, words)
-        if bf16:
-            out = [be.f16x2_to_bf16x2(v) for v in out]
-        return out
+        pair = self.decoder(be, words, row_table)
+        out = [pair(p) for p in range(PAIRS)]
+        return [be.f16x2_to_bf16x2(v) for v in out] if bf16 else out
 
-    def _decode_lanes(self, be, words) -> list:
+    def decoder(self, be, words, row_table=None, bf16: bool = False):
+        """``pair(p)`` -> pair p's register, its operations emitted on first
+        request (with whatever it shares with later pairs: a shifted word, a
+        RaZeR word's other pairs). Asking for the pairs in order emits exactly
+        what :meth:`decode` emits; asking for them MMA by MMA lets a kernel
+        interleave decoding with the MMAs and with the loads of the next chunk."""
+        done: dict[int, object] = {}
+        if self.info.kind == "razer":
+            def emit(p):
+                done.update(self._decode_razer_word(be, words, row_table, p // 4))
+        else:
+            emit = self._lanes_decoder(be, words, done)
+
+        def pair(p):
+            if p not in done:
+                emit(p)
+            v = done[p]
+            if bf16:
+                key = ("bf16", p)
+                if key not in done:
+                    done[key] = be.f16x2_to_bf16x2(v)
+                v = done[key]
+            return v
+        return pair
+
+    def _lanes_decoder(self, be, words, done):
         shifted = {}
 
         def shift(q, s):
@@ -320,42 +341,50 @@ class DecodePlan:
         by_pair: dict[int, list[Piece]] = {}
         for pc in self.pieces:
             by_pair.setdefault(pc.pair, []).append(pc)
-        out = []
-        for p in range(PAIRS):
+
+        def emit(p):
             acc = None
             for pc in by_pair[p]:
                 mask = ((1 << pc.width) - 1) << pc.target
                 v = be.andc(shift(pc.word, pc.pos_lo - pc.target), mask | (mask << 16))
                 acc = v if acc is None else be.or_(acc, v)
             if self.subnormal:
-                out.append(acc)
+                done[p] = acc
             elif self.info.kind == "int":
                 acc = be.orc(acc, FP16_MAGIC | (FP16_MAGIC << 16))
                 a, b = self.int_constants(self.pair_target[p])
-                out.append(be.hfma2c(acc, a, b))
+                done[p] = be.hfma2c(acc, a, b)
             else:
                 f = self.float_scale
-                out.append(acc if f is None else be.hmul2c(acc, half2(f)))
+                done[p] = acc if f is None else be.hmul2c(acc, half2(f))
+        return emit
+
+    def _decode_razer_word(self, be, words, row_table, q) -> dict:
+        """The four pairs of word q (= A tile q)."""
+        p_lo, q_lo, q_hi = be.const(RAZER_P_LO), be.const(RAZER_Q_LO), be.const(RAZER_Q_HI)
+        out = {}
+        w = words[q]
+        flipped = be.xorc(w, RAZER_FLIP)
+        for half, (in_place, moved) in enumerate(((0, 2), (1, 3))):
+            pa, pb = 4 * q + in_place, 4 * q + moved
+            # prmt reads only the selector's low half-word; the high one is
+            # moved down by multiply-high (FMA pipe: the integer pipe carries
+            # the permutes and LOP3s)
+            sel = w if half == 0 else be.shr_mulhi(w, 16)
+            sel_f = flipped if half == 0 else be.shr_mulhi(flipped, 16)
+            pos = be.prmt(p_lo, row_table(pa), sel)
+            neg = be.prmt(q_lo, q_hi, sel_f)
+            both = be.xor(pos, neg)
+            out[pa] = be.andc(both, RAZER_HIGH_BYTES)
+            out[pb] = be.prmt(both, be.zero(), be.imm(RAZER_LOW_TO_HIGH))
         return out
 
-    def _decode_razer(self, be, words, row_table) -> list:
-        p_lo, q_lo, q_hi = be.const(RAZER_P_LO), be.const(RAZER_Q_LO), be.const(RAZER_Q_HI)
-        out: list = [None] * PAIRS
-        for q, w in enumerate(words):
-            flipped = be.xorc(w, RAZER_FLIP)
-            for half, (in_place, moved) in enumerate(((0, 2), (1, 3))):
-                pa, pb = 4 * q + in_place, 4 * q + moved
-                # prmt reads only the selector's low half-word; the high one is
-                # moved down by multiply-high (FMA pipe: the integer pipe carries
-                # the permutes and LOP3s)
-                sel = w if half == 0 else be.shr_mulhi(w, 16)
-                sel_f = flipped if half == 0 else be.shr_mulhi(flipped, 16)
-                pos = be.prmt(p_lo, row_table(pa), sel)
-                neg = be.prmt(q_lo, q_hi, sel_f)
-                both = be.xor(pos, neg)
-                out[pa] = be.andc(both, RAZER_HIGH_BYTES)
-                out[pb] = be.prmt(both, be.zero(), be.imm(RAZER_LOW_TO_HIGH))
-        return out
+    def words_last_pair(self) -> dict[int, int]:
+        """word -> the highest pair whose decode reads it."""
+        last: dict[int, int] = {}
+        for pc in self.pieces:
+            last[pc.word] = max(last.get(pc.word, -1), pc.pair)
+        return last
 
 
 def razer_row_table(be, meta_word, shift):

@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     ap.add_argument("--maxnreg", type=int, default=0)
     ap.add_argument("--row-tiles", type=int, default=1, choices=(1, 2),
                     help="16-row tiles per block (2: both share each activation fragment)")
+    ap.add_argument("--rolling", action="store_true",
+                    help="load the chunk ahead's code vectors one by one as the current chunk's are used up")
     ap.add_argument("--arch", default="sm_90", choices=("sm_80", "sm_86", "sm_89", "sm_90"))
     ap.add_argument("--emit", default="mlir", choices=("mlir", "llvm", "ptx", "summary"))
     ap.add_argument("--ptx", action="store_true", help="same as --emit=ptx")
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
         fmt = formats.get(args.format).name
         spec = GemvSpec(fmt, args.n, args.k, args.group_size, act=args.act, out=args.out or args.act,
                         bias=args.bias, warps=args.warps, depth=args.depth, maxnreg=args.maxnreg, arch=args.arch,
-                        row_tiles=args.row_tiles)
+                        row_tiles=args.row_tiles, rolling=args.rolling)
         from .gemv import generate
 
         text = generate(spec)

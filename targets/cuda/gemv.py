@@ -14,7 +14,9 @@ The kernel (one block per ``R`` = ``row_tiles`` tiles of 16 output rows,
 ``W`` warps split K)::
 
     for each chunk c of 256 k owned by this warp (c = warp, warp+W, ...):
-        prefetch chunk c+W of each tile (bits x 16-byte loads per thread, scale words)
+        prefetch chunk c+W of each tile (bits x 16-byte loads per thread, scale words;
+            ``rolling``: the code vectors one by one, each after the last MMA
+            that reads the same vector of chunk c)
         decode 64 pairs of codes per tile into f16x2 A fragments  (decode.py)
         per step s (64 k): load the x fragment (two 16-byte loads)
             per MMA j, per tile: C_g = mma(A_sj, B_sj, C_g)  (+ one ones-MMA for zero points)
@@ -265,15 +267,41 @@ class _Kernel:
                 vals.append(self.stream_load("%w", i, True))
             if r == 0:  # after the first code loads: one-tile kernels keep their instruction order
                 g0 = self.first_group(c)
-            for gi in range(self.groups_per_chunk):
-                grp = self.ixc("addi", g0, gi) if gi else g0
-                si = self.ix("addi", self.sbase[r], self.ixc("muli", grp, 8))
-                vals.append(self.stream_load("%scales", si, False))
-                if self.info.affine:
-                    vals.append(self.stream_load("%zeros", si, False))
-                if self.info.has_meta:
-                    vals.append(self.stream_load("%meta", self.ix("addi", self.mbase[r], grp), False))
+            vals += self.load_groups(c, r, g0)
         return vals
+
+    def load_groups(self, c, r: int, g0=None) -> list[str]:
+        """Tile r's group words of chunk c (scale, zero, RaZeR selectors);
+        ``g0``: chunk c's first group index if already computed."""
+        vals = []
+        if g0 is None:
+            g0 = self.first_group(c)
+        for gi in range(self.groups_per_chunk):
+            grp = self.ixc("addi", g0, gi) if gi else g0
+            si = self.ix("addi", self.sbase[r], self.ixc("muli", grp, 8))
+            vals.append(self.stream_load("%scales", si, False))
+            if self.info.affine:
+                vals.append(self.stream_load("%zeros", si, False))
+            if self.info.has_meta:
+                vals.append(self.stream_load("%meta", self.ix("addi", self.mbase[r], grp), False))
+        return vals
+
+    def vector_loader(self, c):
+        """``load(r, l)``: tile r's code vector l of chunk c (rolling reloads)."""
+        cofs = self.ixc("muli", c, self.spec.bits * LANES)
+        bases = {}
+
+        def load(r, l):
+            if r not in bases:
+                bases[r] = self.ix("addi", self.wlane[r], cofs)
+            i = self.ixc("addi", bases[r], l * LANES) if l else bases[r]
+            return self.stream_load("%w", i, True)
+        return load
+
+    def vector_last_mma(self) -> dict[int, int]:
+        """Code vector l -> the MMA (4*s + j) after which no decode reads it."""
+        last_pair = self.plan.words_last_pair()
+        return {l: max(last_pair[4 * l + e] for e in range(4)) // 4 for l in range(self.spec.bits)}
 
     def prefetch_chunk(self, c) -> None:
         """``prefetch.global.L2`` of chunk c's weight bytes (``bits`` x 512 B, one
@@ -395,8 +423,10 @@ class _Kernel:
             out.append(b.emit(f"arith.mulf {sc}, {d} : f32"))
         return out[0], out[1]
 
-    def decode_tile(self, part: list[str]) -> tuple[list[str], list[list[str]]]:
-        """One tile's loaded chunk -> (64 f16x2 A registers, group words per group)."""
+    def decode_tile(self, part: list[str], lazy: bool = False):
+        """One tile's loaded chunk -> (``pair(p)``: A register p, group words
+        per group). Eager: all 64 pairs emitted here; lazy: each pair when
+        its MMA asks for it (:meth:`DecodePlan.decoder`)."""
         sp, b, info = self.spec, self.b, self.info
         nb = sp.bits
         vecs = part[:nb]
@@ -418,15 +448,28 @@ class _Kernel:
             s, j, r = pair_coords(p)
             return t2[(self.local_group(s, j), r & 1)]
 
-        pairs = self.plan.decode(self.be, words, pair_param if info.has_meta else None,
-                                 bf16=(sp.act == "bfloat16"))
-        return pairs, grp_vals
+        table = pair_param if info.has_meta else None
+        bf16 = sp.act == "bfloat16"
+        if lazy:
+            return self.plan.decoder(self.be, words, table, bf16), grp_vals
+        return self.plan.decode(self.be, words, table, bf16).__getitem__, grp_vals
 
-    def compute_chunk(self, c, loaded: list[str], acc: list[str], masked: bool) -> list[str]:
-        """acc: 4 fp32 accumulators per tile of the block (tile r: acc[4r:4r+4])."""
+    def compute_chunk(self, c, loaded: list[str], acc: list[str], masked: bool, reload=None):
+        """acc: 4 fp32 accumulators per tile of the block (tile r: acc[4r:4r+4]).
+
+        ``reload(r, l)`` (rolling kernels): emits the load of tile r's code
+        vector l of a later chunk; called right after the last MMA whose
+        decode reads this chunk's vector l, so the two share registers. Then
+        returns (acc, {(r, l): loaded vector}); else acc."""
         sp, b, info = self.spec, self.b, self.info
         per_tile = len(self.tile_types())
-        decoded = [self.decode_tile(loaded[r * per_tile:(r + 1) * per_tile]) for r in range(self.R)]
+        lazy = reload is not None
+        decoded = [self.decode_tile(loaded[r * per_tile:(r + 1) * per_tile], lazy) for r in range(self.R)]
+        reloaded = {}
+        done_after = {}
+        if lazy:
+            for l, i in self.vector_last_mma().items():
+                done_after.setdefault(i, []).append(l)
         acc = list(acc)
         ones = b.cached(("ones", self.act), lambda: (
             b.emit("llvm.bitcast " + b.i32(0x3C003C00) + " : i32 to vector<2xf16>", "k")
@@ -456,16 +499,19 @@ class _Kernel:
                 f = b.const(float(2 ** (tile_t - cur_t)), "f32")
                 cur = [[b.emit(f"arith.mulf {v}, {f} : f32") for v in cr] for cr in cur]
                 cur_t = tile_t
-            for r, (pairs, _) in enumerate(decoded):
-                regs = [pairs[16 * s + 4 * j + q] for q in range(4)]
+            for r, (pair, _) in enumerate(decoded):
+                regs = [pair(16 * s + 4 * j + q) for q in range(4)]
                 cur[r] = self.mma([self.operand(v) for v in regs], bfr, cur[r])
+            for l in done_after.get(n_i, ()):
+                for r in range(self.R):
+                    reloaded[(r, l)] = reload(r, l)
             if info.affine:  # X = sum(x) of the group, for the zero points (shared by the tiles)
                 curx = self.mma([ones] * 4, bfr, curx)
             last = n_i == len(mmas) - 1 or self.local_group(*mmas[n_i + 1]) != lg
             if last:
                 for r, (_, grp_vals) in enumerate(decoded):
                     acc[4 * r:4 * r + 4] = self.apply_group(grp_vals[lg], cur[r], curx, cur_t, acc[4 * r:4 * r + 4])
-        return acc
+        return (acc, reloaded) if lazy else acc
 
     def apply_group(self, gv, cur, curx, cur_t, acc):
         """acc += the group's dequantized contribution: scale * MMA sum (and
@@ -574,8 +620,18 @@ class _Kernel:
             if P:
                 self.prefetch_chunk(self.ix("minui", self.ixc("addi", c, (D + P) * W), c_last))
             ahead = self.ix("minui", self.ixc("addi", c, D * W), c_last)
-            nxt = self.load_chunk(ahead)
-            new_acc = self.compute_chunk(c, q_args[:nq], acc_args, masked=False)
+            if sp.rolling:
+                # the chunk ahead's group words now, its code vectors one by one
+                # as this chunk's are used up: one chunk of codes in registers
+                groups = [self.load_groups(ahead, r) for r in range(R)]
+                new_acc, vecs = self.compute_chunk(c, q_args[:nq], acc_args, masked=False,
+                                                   reload=self.vector_loader(ahead))
+                nxt = []
+                for r in range(R):
+                    nxt += [vecs[(r, l)] for l in range(sp.bits)] + groups[r]
+            else:
+                nxt = self.load_chunk(ahead)
+                new_acc = self.compute_chunk(c, q_args[:nq], acc_args, masked=False)
             b.stmt(f"scf.yield {', '.join(new_acc + q_args[nq:] + nxt)} : {loop_ty}")
             b.depth -= 1
             b.stmt("}")

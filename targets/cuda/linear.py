@@ -25,6 +25,18 @@ import dataclasses
 from .spec import MAX_M, CudaTargetError, GemvSpec, pick_variant, variant_options
 
 _TORCH_DTYPES = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32"}
+
+# Measured variant choice (see CudaLinear.kernel_for): KVC_CUDA_MEASURE=0 keeps
+# the model's pick. A measured variant replaces the model's pick only when it
+# is this much faster (a cold launch's timing noise is ~1-2 %).
+MEASURE_ENV = "KVC_CUDA_MEASURE"
+MEASURE_MARGIN = 0.03
+MEASURE_REPS = 7
+MEASURE_LAUNCHES = 16  # per CUDA graph
+MEASURE_MAX_COPIES = 16  # of a small linear's arrays (their bytes together >= 2 x L2)
+# (layout key, variant tags, device name) -> index of the chosen variant: the
+# linears of one shape and format share their choice
+_measured: dict = {}
 _ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "identity")
 
 # ------------------------------------------------------------------ PTX sources
@@ -80,11 +92,19 @@ def variant_specs(spec: GemvSpec) -> list[GemvSpec]:
     """The kernel variants an artifact carries for ``spec``: itself when its
     warps are fixed, else one per :func:`spec.variant_options` (same device
     layout and numerics, different split of K across a block's warps,
-    register cap and row tiles per block)."""
+    register cap, row tiles per block and rolling reloads)."""
     if spec.warps:
         return [spec]
-    return [dataclasses.replace(spec, warps=w, maxnreg=r, row_tiles=t)
-            for w, r, t in variant_options(spec.n, spec.k, spec.fmt)]
+    return [dataclasses.replace(spec, warps=w, maxnreg=r, row_tiles=t, rolling=rolling)
+            for w, r, t, rolling in variant_options(spec.n, spec.k, spec.fmt)]
+
+
+def prefer_measured(times: dict, model: int, margin: float = MEASURE_MARGIN) -> int:
+    """The variant to run given measured ``times`` ({index: us}): the fastest,
+    if it beats the model's pick ``model`` by more than ``margin``; else the
+    model's pick (a near-tie is noise, and the model's pick is stable)."""
+    best = min(times, key=times.get)
+    return best if times[best] < times[model] * (1 - margin) else model
 
 
 # ------------------------------------------------------------------ linear
@@ -105,8 +125,14 @@ class CudaLinear:
         self._chosen: dict = {}
 
     def kernel_for(self, device=None) -> tuple[GemvSpec, str]:
-        """The variant used on ``device``: chosen once from the driver's occupancy
-        figures for each variant's block size (see spec.pick_variant)."""
+        """The variant used on ``device``, chosen once: the model's pick from the
+        driver's occupancy figures for each variant's block size
+        (spec.pick_variant), then - unless ``KVC_CUDA_MEASURE=0`` or a CUDA
+        graph is being captured - each variant that fits is timed on this
+        device (M = 1, back-to-back launches in a CUDA graph, weights
+        streamed from DRAM: :meth:`_measured_choice`) and one at least
+        ``MEASURE_MARGIN`` faster than the model's pick replaces it. The
+        measured times go to ``info["variant_choice"]``."""
         import torch
 
         key = str(device if device is not None else torch.device("cuda", torch.cuda.current_device()))
@@ -126,13 +152,88 @@ class CudaLinear:
                             blocks = 0  # the register cap made ptxas spill: never worth it
                         opts.append((vs.nwarps, blocks, bool(vs.maxnreg), vs.row_tiles))
                 s = self.spec
-                i = pick_variant(s.tiles, s.chunks, s.bits, opts, sms)
+                model = pick_variant(s.tiles, s.chunks, s.bits, opts, sms)
+                times = {}
+                i = model
+                if os.environ.get(MEASURE_ENV, "1") != "0" and not torch.cuda.is_current_stream_capturing():
+                    with torch.cuda.device(dev):
+                        i, times = self._measured_choice(dev, opts, model)
                 self._chosen[key] = self.variants[i]
                 self.info.setdefault("variant_choice", {})[key] = {
-                    "kernel": self.variants[i][0].name, "sms": sms,
-                    "options": [{"warps": w, "blocks_per_sm": b, "maxnreg": vs.maxnreg, "row_tiles": t}
-                                for (w, b, _, t), (vs, _) in zip(opts, self.variants)]}
+                    "kernel": self.variants[i][0].name, "sms": sms, "model_pick": self.variants[model][0].name,
+                    "options": [{"warps": w, "blocks_per_sm": b, "maxnreg": vs.maxnreg, "row_tiles": t,
+                                 "rolling": vs.rolling, "measured_us": times.get(j)}
+                                for j, ((w, b, _, t), (vs, _)) in enumerate(zip(opts, self.variants))]}
         return self._chosen[key]
+
+    def _measured_choice(self, dev, opts, model: int) -> tuple[int, dict]:
+        """(chosen index, {index: median us per launch}) from timing every variant
+        that fits on ``dev`` the way decode runs them: a CUDA graph of
+        back-to-back launches (programmatic dependent launch on), cycling
+        through copies of this linear's device arrays so that together they
+        exceed twice the L2 (every launch streams its weight from DRAM).
+        Shared by the linears of one layout on one device model."""
+        import statistics
+
+        import torch
+
+        fits = [j for j, o in enumerate(opts) if o[1] >= 1]
+        if len(fits) < 2 or model not in fits:
+            return model, {}
+        ckey = (self.spec.layout_key(), tuple(vs.variant_tag for vs, _ in self.variants),
+                torch.cuda.get_device_name(dev))
+        if ckey in _measured:
+            return _measured[ckey]
+        s = self.spec
+        x = torch.zeros((1, s.k), dtype=getattr(torch, s.act), device=dev)
+        y = torch.empty((1, s.n), dtype=getattr(torch, s.out), device=dev)
+        arrays = self._device_arrays(dev)
+        nbytes = sum(t.numel() * t.element_size() for t in arrays.values())
+        l2 = getattr(torch.cuda.get_device_properties(dev), "L2_cache_size", 50 << 20)
+        ncopies = min(MEASURE_MAX_COPIES, -(-2 * l2 // max(nbytes, 1)))
+        copies = [arrays] + [{n: t.clone() for n, t in arrays.items()} for _ in range(ncopies - 1)]
+        graphs = {}
+        try:
+            side = torch.cuda.Stream(dev)
+            side.wait_stream(torch.cuda.current_stream(dev))
+            with torch.cuda.stream(side):
+                for j in fits:  # module load and first launches outside the capture
+                    for c in copies:
+                        self._launch(self.variants[j], x, y, c)
+            torch.cuda.current_stream(dev).wait_stream(side)
+            torch.cuda.synchronize(dev)
+            for j in fits:
+                g = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(g):
+                    for i in range(MEASURE_LAUNCHES):
+                        self._launch(self.variants[j], x, y, copies[i % len(copies)])
+                graphs[j] = g
+            samples = {j: [] for j in fits}
+            for rep in range(MEASURE_REPS):
+                order = fits[rep % len(fits):] + fits[:rep % len(fits)]  # spread drift over the variants
+                events = []
+                for j in order:
+                    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    a.record()
+                    graphs[j].replay()
+                    b.record()
+                    events.append((j, a, b))
+                torch.cuda.synchronize(dev)
+                for j, a, b in events:
+                    samples[j].append(a.elapsed_time(b) * 1e3 / MEASURE_LAUNCHES)
+        except Exception as err:  # e.g. no graph capture here: keep the model's pick, say why
+            import warnings
+
+            self.info["variant_measure_error"] = f"{type(err).__name__}: {err}"
+            warnings.warn(f"{self!r}: timing the kernel variants failed ({type(err).__name__}: {err}); "
+                          f"running the model's pick {self.variants[model][0].name}", RuntimeWarning, stacklevel=3)
+            return model, {}
+        finally:
+            graphs.clear()
+            del copies[1:]
+        times = {j: statistics.median(v) for j, v in samples.items()}
+        _measured[ckey] = (prefer_measured(times, model), times)
+        return _measured[ckey]
 
     # -- description ---------------------------------------------------------
     @property
@@ -182,8 +283,6 @@ class CudaLinear:
         """
         import torch
 
-        from kvc.runtime import cuda as rt
-
         s = self.spec
         if not isinstance(x, torch.Tensor) or not x.is_cuda:
             raise TypeError(f"{self!r}: expected a CUDA torch tensor, got {type(x).__name__}"
@@ -202,20 +301,29 @@ class CudaLinear:
             out = torch.empty((rows, s.n), dtype=odt, device=x2.device)
         elif out.shape != (rows, s.n) or out.dtype != odt or not out.is_contiguous():
             raise ValueError(f"{self!r}: out must be a contiguous ({rows}, {s.n}) {s.out} tensor")
-        dev = self._device_arrays(x2.device)
+        with torch.cuda.device(x2.device):
+            self._launch(self.kernel_for(x2.device), x2, out)
+        return out.reshape(*x.shape[:-1], s.n)
+
+    def _launch(self, variant, x2, out, arrays=None) -> None:
+        """Launch ``variant`` on contiguous (rows, K) x2 into (rows, N) out, in
+        launches of up to MAX_M rows (``arrays``: device arrays to use instead
+        of this linear's own, e.g. copies while measuring)."""
+        from kvc.runtime import cuda as rt
+
+        s = self.spec
+        ks, kptx = variant
+        dev = arrays if arrays is not None else self._device_arrays(x2.device)
         esize_x, esize_y = x2.element_size(), out.element_size()
         ptrs = [dev[p] for p in s.params() if p not in ("x", "y", "bias", "m")]
         bias = [dev["bias"]] if s.bias else []
-        with torch.cuda.device(x2.device):
-            ks, kptx = self.kernel_for(x2.device)
-            for r0 in range(0, rows, MAX_M):
-                m = min(MAX_M, rows - r0)
-                args = [rt.Arg.ptr(t) for t in ptrs]
-                args += [rt.Arg.ptr(x2.data_ptr() + r0 * s.k * esize_x), rt.Arg.ptr(out.data_ptr() + r0 * s.n * esize_y)]
-                args += [rt.Arg.ptr(t) for t in bias]
-                args.append(rt.Arg.i32(m))
-                rt.launch(kptx, ks.name, (ks.blocks, 1, 1), (ks.threads, 1, 1), args)
-        return out.reshape(*x.shape[:-1], s.n)
+        for r0 in range(0, x2.shape[0], MAX_M):
+            m = min(MAX_M, x2.shape[0] - r0)
+            args = [rt.Arg.ptr(t) for t in ptrs]
+            args += [rt.Arg.ptr(x2.data_ptr() + r0 * s.k * esize_x), rt.Arg.ptr(out.data_ptr() + r0 * s.n * esize_y)]
+            args += [rt.Arg.ptr(t) for t in bias]
+            args.append(rt.Arg.i32(m))
+            rt.launch(kptx, ks.name, (ks.blocks, 1, 1), (ks.threads, 1, 1), args)
 
     def kernel_attributes(self) -> dict:
         """Driver attributes (registers, spill bytes, ...) of the variant in use."""
@@ -363,17 +471,19 @@ def parse_weights(weights: str, default_group: int = 128) -> tuple[str, int | No
 
 
 def compile_quantized(qt, bias=None, act: str = "float16", out: str | None = None, arch: str = "sm_90",
-                      warps: int = 0, depth: int = 1, ptx: str | None = None, row_tiles: int = 1) -> CudaLinear:
+                      warps: int = 0, depth: int = 1, ptx: str | None = None, row_tiles: int = 1,
+                      rolling: bool = False) -> CudaLinear:
     """CudaLinear from an existing (N, K) kvc.formats QuantizedTensor.
 
-    ``warps`` (with ``depth``, ``row_tiles``) fixes the kernel variant;
-    0 lets the runtime choose among :func:`variant_specs` per device."""
+    ``warps`` (with ``depth``, ``row_tiles``, ``rolling``) fixes the kernel
+    variant; 0 lets the runtime choose among :func:`variant_specs` per device."""
     n, k = qt.shape
     g = qt.group_size
-    if row_tiles != 1 and not warps:
-        raise CudaTargetError("compile_quantized: row_tiles is a variant setting; give warps too")
+    if (row_tiles != 1 or rolling) and not warps:
+        raise CudaTargetError("compile_quantized: row_tiles and rolling are variant settings; give warps too")
     base = GemvSpec(qt.format.name, n, k, g if g < k else k, act=act, out=out or act,
-                    bias=bias is not None, warps=warps, arch=arch, depth=depth, row_tiles=row_tiles)
+                    bias=bias is not None, warps=warps, arch=arch, depth=depth, row_tiles=row_tiles,
+                    rolling=rolling)
     arrays = layout.pack_quantized(base, qt, bias)
     info = {"quantized_bytes": int(qt.nbytes)}
     if ptx is not None:
@@ -385,7 +495,7 @@ def compile_quantized(qt, bias=None, act: str = "float16", out: str | None = Non
 
 def compile_linear(weight, fmt: str, group_size: int | None = None, bias=None, act: str = "float16",
                    out: str | None = None, arch: str = "sm_90", warps: int = 0, depth: int = 1,
-                   method: str = "rtn", row_tiles: int = 1) -> CudaLinear:
+                   method: str = "rtn", row_tiles: int = 1, rolling: bool = False) -> CudaLinear:
     """Quantize an (N, K) weight with kvc.formats and compile its GEMV kernel."""
     from kvc import formats
 
@@ -395,7 +505,7 @@ def compile_linear(weight, fmt: str, group_size: int | None = None, bias=None, a
     name, g = parse_weights(fmt) if group_size is None else (formats.get(fmt).name, int(group_size))
     qt = formats.get(name).quantize(w, group_size=g, method=method)
     return compile_quantized(qt, bias=bias, act=act, out=out, arch=arch, warps=warps, depth=depth,
-                             row_tiles=row_tiles)
+                             row_tiles=row_tiles, rolling=rolling)
 
 
 def compile_linears(model, weights: str = "int4:g128", act: str = "float16", arch: str = "sm_90",

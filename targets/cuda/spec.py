@@ -116,6 +116,9 @@ class GemvSpec:
     maxnreg: int = 0  # register cap per thread (0: the compiler's choice)
     l2_ahead: int = 0  # chunks (of this warp) prefetched into L2 beyond those in registers
     row_tiles: int = 1  # 16-row tiles per block (2: both tiles use each x fragment)
+    # rolling reloads: the chunk ahead's code vectors are loaded one by one as the
+    # current chunk's are used up (one chunk of codes in registers, not 1 + depth)
+    rolling: bool = False
 
     def __post_init__(self):
         if self.n < 1 or self.k < 1:
@@ -233,7 +236,7 @@ class GemvSpec:
         gs = "gall" if self.single_group else f"g{self.group_size}"
         b = "_bias" if self.bias else ""
         tune = (f"_d{self.depth}p{self.l2_ahead}" + (f"_r{self.maxnreg}" if self.maxnreg else "")
-                + (f"_t{self.row_tiles}" if self.row_tiles > 1 else ""))
+                + (f"_t{self.row_tiles}" if self.row_tiles > 1 else "") + ("_roll" if self.rolling else ""))
         return f"kvc_gemv_{self.fmt}_{gs}_n{self.n}_k{self.k}_{act}_{out}{b}_w{self.nwarps}{tune}_{self.arch}"
 
     def layout_key(self) -> tuple:
@@ -245,7 +248,7 @@ class GemvSpec:
     def variant_tag(self) -> str:
         """Short name of the fields a linear's kernel variants differ in
         (artifact file stems; unique among the variants of one linear)."""
-        return f"w{self.nwarps}d{self.depth}p{self.l2_ahead}r{self.maxnreg}t{self.row_tiles}"
+        return f"w{self.nwarps}d{self.depth}p{self.l2_ahead}r{self.maxnreg}t{self.row_tiles}" + ("s" if self.rolling else "")
 
     def key(self) -> str:
         """Stable hash of the specialization (cache and artifact file names)."""
@@ -334,11 +337,18 @@ VARIANT_WARPS = (4, 8, 16)
 # where both keep the SMs busy (int2 at the two largest shapes: 0.94-0.96,
 # bench/notes_cuda.md run 23)
 ISSUE_2BIT = 0.95
-# (warps, register cap) of the extra capped variant: 8 warps at <= 64 registers
-# fit 4 blocks per SM, enough for 512 tiles (N = 8192) in one wave at twice the
-# warps of the 4-warp kernel (int4 8192x8192: 14.3 -> 13.7 us on the H100,
-# bench/notes_cuda.md); kept only where the driver reports no spills
-CAPPED_VARIANT = (8, 64)
+# (warps, register cap, rolling reloads) of the capped variants, each carried
+# when K has a chunk for every warp (the runtime refuses one that spills):
+# * 8 warps at <= 64 registers fit 4 blocks per SM, enough for 512 tiles
+#   (N = 8192) in one wave at twice the warps of the 4-warp kernel; rolling
+#   reloads (one chunk of codes in registers) let most decoders fit the cap
+#   without spilling (H100, bench/notes_cuda.md run 25: RaZeR 8192x8192
+#   15.9 -> 15.4 us, int4 8192x28672 44.2 -> 43.3, e2m1 8192x8192 14.0 -> 13.7);
+# * 16 warps at <= 64 registers: with the cap ptxas issues each warp's loads
+#   earlier (63-64 registers where it picked 34-50 uncapped) - faster where a
+#   warp owns one or two chunks (4096x4096: int4 5.5 -> 5.0 us, RaZeR 5.7 -> 5.1,
+#   e2m1 5.8 -> 4.9)
+CAPPED_VARIANTS = ((8, 64, True), (16, 64, False))
 
 
 # extra warp count for RaZeR: its 6-warp blocks (80 registers) fit 4 per SM, so
@@ -357,31 +367,33 @@ def two_row_tiles(fmt: str | None) -> bool:
     return info.kind == "int" and info.bits <= 2
 
 
-def variant_options(n: int, k: int, fmt: str | None = None) -> list[tuple[int, int, int]]:
-    """(warps, maxnreg, row_tiles) of every kernel variant an artifact
-    carries (the runtime picks one per device with :func:`pick_variant`):
-    the warp counts of :data:`VARIANT_WARPS` (heuristic's choice first)
-    uncapped, plus :data:`CAPPED_VARIANT` when K has enough chunks for its
-    warps, plus :data:`RAZER_EXTRA_WARPS` for RaZeR, plus two-row-tile
-    blocks of each warp count for the formats of :func:`two_row_tiles`."""
+def variant_options(n: int, k: int, fmt: str | None = None) -> list[tuple[int, int, int, bool]]:
+    """(warps, maxnreg, row_tiles, rolling) of every kernel variant an
+    artifact carries (the runtime picks one per device with
+    :func:`pick_variant`): the warp counts of :data:`VARIANT_WARPS`
+    (heuristic's choice first) uncapped, plus :data:`CAPPED_VARIANTS` where K
+    has a chunk for each of their warps, plus :data:`RAZER_EXTRA_WARPS` for
+    RaZeR, plus two-row-tile blocks of each warp count for the formats of
+    :func:`two_row_tiles`."""
     chunks = -(-k // CHUNK_K)
     tiles = -(-n // TILE_N)
     first = choose_warps(n, k, fmt)
-    out = [(first, 0, 1)]
+    out = [(first, 0, 1, False)]
     warps = VARIANT_WARPS
     if fmt is not None and format_info(fmt).kind == "razer":
         warps = warps + (RAZER_EXTRA_WARPS,)
     for w in warps:
         w = max(1, min(w, chunks))
-        if (w, 0, 1) not in out:
-            out.append((w, 0, 1))
-    if chunks >= CAPPED_VARIANT[0]:
-        out.append(CAPPED_VARIANT + (1,))
+        if (w, 0, 1, False) not in out:
+            out.append((w, 0, 1, False))
+    for w, r, rolling in CAPPED_VARIANTS:
+        if chunks >= w:
+            out.append((w, r, 1, rolling))
     if tiles >= 2 and two_row_tiles(fmt):
         for w in VARIANT_WARPS:
             w = max(1, min(w, chunks))
-            if (w, 0, 2) not in out:
-                out.append((w, 0, 2))
+            if (w, 0, 2, False) not in out:
+                out.append((w, 0, 2, False))
     return out
 
 

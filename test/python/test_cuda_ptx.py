@@ -22,9 +22,11 @@ from kvc.targets.cuda.spec import MAX_M, GemvSpec
 TOL = {"float32": 1e-5, "float16": 1e-3, "bfloat16": 8e-3}
 
 
-def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3, seed=0, depth=1, row_tiles=1):
+def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3, seed=0, depth=1, row_tiles=1,
+            rolling=False):
     rng = np.random.default_rng(seed)
-    spec = GemvSpec(fmt, n, k, g, act=act, out=out, bias=bias, warps=warps, depth=depth, row_tiles=row_tiles)
+    spec = GemvSpec(fmt, n, k, g, act=act, out=out, bias=bias, warps=warps, depth=depth, row_tiles=row_tiles,
+                    rolling=rolling)
     qt = formats.get(fmt).quantize(rng.standard_normal((n, k)).astype(np.float32), group_size=g)
     b = rng.standard_normal(n).astype(np.float32) if bias else None
     arr = pack_quantized(spec, qt, b)
@@ -80,6 +82,21 @@ def test_ptx_runs_correctly(fmt, n, k, g, act, out, bias, warps, m):
 ])
 def test_two_row_tiles_per_block(fmt, n, k, g, act, out, bias, warps, m):
     assert execute(fmt, n, k, g, act, out, bias, warps, m, row_tiles=2) < TOL[out]
+
+
+@pytest.mark.parametrize("fmt, n, k, g, act, out, bias, warps, m, row_tiles, depth", [
+    # every warp runs several loop trips, so each reloaded vector is decoded
+    # one trip later (a reload from the wrong chunk or vector fails these)
+    ("int4", 40, 2600, 128, "float16", "float32", False, 2, 3, 1, 1),
+    ("razer4", 33, 2560, 32, "bfloat16", "float16", True, 3, 8, 1, 1),
+    ("razer4", 48, 3000, 128, "float16", "float32", False, 2, 1, 2, 2),
+    ("int3", 20, 2304, 256, "float16", "float32", False, 2, 2, 1, 1),  # spill codes span words
+    ("int2", 40, 3300, 64, "float16", "float32", True, 2, 4, 2, 1),
+    ("bipolar2", 32, 2560, 64, "float16", "float16", False, 2, 4, 1, 3),  # subnormal decode
+    ("e2m3", 17, 2560, 128, "bfloat16", "float32", False, 2, 2, 1, 1),
+])
+def test_rolling_reloads(fmt, n, k, g, act, out, bias, warps, m, row_tiles, depth):
+    assert execute(fmt, n, k, g, act, out, bias, warps, m, row_tiles=row_tiles, depth=depth, rolling=True) < TOL[out]
 
 
 def test_prefetch_queue_depths():

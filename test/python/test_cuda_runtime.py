@@ -115,22 +115,25 @@ def test_variant_choice_model():
     assert pick_variant(512, 112, 4, [(4, 7), (8, 3)], 132) == 0
 
 
-def test_variant_options_carry_one_capped_variant():
-    from kvc.targets.cuda.spec import CAPPED_VARIANT, RAZER_EXTRA_WARPS, choose_warps, variant_options
+def test_variant_options_carry_the_capped_variants():
+    from kvc.targets.cuda.spec import CAPPED_VARIANTS, RAZER_EXTRA_WARPS, choose_warps, variant_options
 
     opts = variant_options(8192, 8192, "int4")
-    assert opts[0] == (choose_warps(8192, 8192, "int4"), 0, 1)
-    assert sorted(w for w, r, t in opts if r == 0) == [4, 8, 16]
-    assert [o for o in opts if o[1]] == [CAPPED_VARIANT + (1,)]
-    assert all(t == 1 for _, _, t in opts)  # no two-row-tile blocks for 4-bit
+    assert opts[0] == (choose_warps(8192, 8192, "int4"), 0, 1, False)
+    assert sorted(w for w, r, t, s in opts if r == 0) == [4, 8, 16]
+    # 8 warps capped with rolling reloads, 16 warps capped without
+    assert [(w, r, s) for w, r, t, s in opts if r] == list(CAPPED_VARIANTS) == [(8, 64, True), (16, 64, False)]
+    assert all(t == 1 for _, _, t, _ in opts)  # no two-row-tile blocks for 4-bit
     # K too short for 8 warps: no capped variant, warp counts clipped to the chunks
-    assert variant_options(64, 512, "int4") == [(2, 0, 1)]
+    assert variant_options(64, 512, "int4") == [(2, 0, 1, False)]
+    # 12 chunks: the 8-warp capped variant only
+    assert [o for o in variant_options(64, 3072, "int4") if o[1]] == [(8, 64, 1, True)]
     # RaZeR also carries its 6-warp blocks
-    assert (RAZER_EXTRA_WARPS, 0, 1) in variant_options(8192, 8192, "razer4")
+    assert (RAZER_EXTRA_WARPS, 0, 1, False) in variant_options(8192, 8192, "razer4")
     # 2-bit integers carry two-row-tile blocks of each warp count (none for a single tile)
     two = [o for o in variant_options(8192, 8192, "int2") if o[2] == 2]
-    assert two == [(4, 0, 2), (8, 0, 2), (16, 0, 2)]
-    assert all(t == 1 for _, _, t in variant_options(16, 8192, "uint2"))
+    assert two == [(4, 0, 2, False), (8, 0, 2, False), (16, 0, 2, False)]
+    assert all(t == 1 for _, _, t, _ in variant_options(16, 8192, "uint2"))
 
 
 def test_variant_choice_with_row_tiles_and_razer_warps():
@@ -148,6 +151,30 @@ def test_variant_choice_with_row_tiles_and_razer_warps():
     assert pick_variant(512, 32, 4, [(4, 7, False), (8, 3, False), (16, 1, False), (6, 4, False)], 132) == 3
     # ... but at 28672x8192 W4 blocks keep 7 per SM (47.2 us; W6 47.1, W8 47.5)
     assert pick_variant(1792, 32, 4, [(4, 7, False), (8, 3, False), (16, 1, False), (6, 4, False)], 132) == 0
+
+
+def test_variant_choice_with_the_rolling_capped_variant():
+    # options (W, B, capped, row tiles) of the artifact's variants with the
+    # blocks per SM of the H100 run 25 (bench/notes_cuda.md): W4, W8, W16,
+    # W6 (RaZeR), W8 capped with rolling reloads, W16 capped (0: it spills)
+    razer = [(4, 7, False, 1), (8, 3, False, 1), (16, 1, False, 1), (6, 4, False, 1), (8, 4, True, 1),
+             (16, 0, True, 1)]
+    # RaZeR 8192x8192: the rolling 8-warp kernel fits 4 blocks per SM (15.4 us; W6 15.9)
+    assert pick_variant(512, 32, 4, razer, 132) == 4
+    # int4 4096x4096: 16 warps capped (5.0 us) over uncapped (5.5): same blocks, capped wins the tie
+    int4 = [(16, 3, False, 1), (4, 8, False, 1), (8, 3, False, 1), (8, 4, True, 1), (16, 2, True, 1)]
+    assert pick_variant(256, 16, 4, int4, 132) == 4
+
+
+def test_a_measured_variant_replaces_the_model_pick_only_when_clearly_faster():
+    from kvc.targets.cuda.linear import MEASURE_MARGIN, prefer_measured
+
+    # int2 8192x28672 on the H100 (run 25): the model picks W8 (28.3 us), two
+    # row tiles of 16 warps measure 27.2 us
+    assert prefer_measured({0: 28.3, 1: 27.2, 2: 29.0}, model=0) == 1
+    # within the margin the model's pick stays
+    assert prefer_measured({0: 10.0, 1: 10.0 * (1 - MEASURE_MARGIN / 2)}, model=0) == 0
+    assert prefer_measured({0: 10.0, 1: 12.0}, model=0) == 0
 
 
 def test_variants_of_one_linear_must_share_the_device_layout():
