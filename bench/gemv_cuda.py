@@ -279,8 +279,8 @@ def bench_kvc(torch, spec, ms, l2):
              "pdl": rt.uses_pdl(kptx, ks.name)}
     choice = next(iter(lins[0].info.get("variant_choice", {}).values()), {})
     extra["model_pick"] = choice.get("model_pick")
-    extra["measured_us"] = {f"w{o['warps']}r{o['maxnreg']}t{o['row_tiles']}" + ("s" if o["rolling"] else ""):
-                            o["measured_us"] for o in choice.get("options", []) if o["measured_us"] is not None}
+    extra["measured_us"] = {o["variant"]: o["measured_us"] for o in choice.get("options", [])
+                            if o["measured_us"] is not None}
     res = []
     for m in ms:
         xs = [torch.randn(m, spec.k, dtype=torch.float16, device="cuda") for _ in range(R)]

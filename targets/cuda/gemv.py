@@ -459,8 +459,8 @@ class _Kernel:
 
         ``reload(r, l)`` (rolling kernels): emits the load of tile r's code
         vector l of a later chunk; called right after the last MMA whose
-        decode reads this chunk's vector l, so the two share registers. Then
-        returns (acc, {(r, l): loaded vector}); else acc."""
+        decode reads this chunk's vector l, so the two share registers.
+        Returns (acc, {(r, l): reloaded vector}), empty without ``reload``."""
         sp, b, info = self.spec, self.b, self.info
         per_tile = len(self.tile_types())
         lazy = reload is not None
@@ -511,7 +511,7 @@ class _Kernel:
             if last:
                 for r, (_, grp_vals) in enumerate(decoded):
                     acc[4 * r:4 * r + 4] = self.apply_group(grp_vals[lg], cur[r], curx, cur_t, acc[4 * r:4 * r + 4])
-        return (acc, reloaded) if lazy else acc
+        return acc, reloaded
 
     def apply_group(self, gv, cur, curx, cur_t, acc):
         """acc += the group's dequantized contribution: scale * MMA sum (and
@@ -631,7 +631,7 @@ class _Kernel:
                     nxt += [vecs[(r, l)] for l in range(sp.bits)] + groups[r]
             else:
                 nxt = self.load_chunk(ahead)
-                new_acc = self.compute_chunk(c, q_args[:nq], acc_args, masked=False)
+                new_acc, _ = self.compute_chunk(c, q_args[:nq], acc_args, masked=False)
             b.stmt(f"scf.yield {', '.join(new_acc + q_args[nq:] + nxt)} : {loop_ty}")
             b.depth -= 1
             b.stmt("}")
@@ -645,7 +645,7 @@ class _Kernel:
             res = b.emit_n(nacc, f"scf.if {owner} -> ({fty}) {{", "acc")
             b.depth += 1
             cl = b.idx(nfull)
-            tail = self.compute_chunk(cl, self.load_chunk(cl), acc, masked=True)
+            tail, _ = self.compute_chunk(cl, self.load_chunk(cl), acc, masked=True)
             b.stmt(f"scf.yield {', '.join(tail)} : {fty}")
             b.depth -= 1
             b.stmt("} else {")

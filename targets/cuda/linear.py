@@ -161,8 +161,8 @@ class CudaLinear:
                 self._chosen[key] = self.variants[i]
                 self.info.setdefault("variant_choice", {})[key] = {
                     "kernel": self.variants[i][0].name, "sms": sms, "model_pick": self.variants[model][0].name,
-                    "options": [{"warps": w, "blocks_per_sm": b, "maxnreg": vs.maxnreg, "row_tiles": t,
-                                 "rolling": vs.rolling, "measured_us": times.get(j)}
+                    "options": [{"variant": vs.variant_tag, "warps": w, "blocks_per_sm": b, "maxnreg": vs.maxnreg,
+                                 "row_tiles": t, "rolling": vs.rolling, "measured_us": times.get(j)}
                                 for j, ((w, b, _, t), (vs, _)) in enumerate(zip(opts, self.variants))]}
         return self._chosen[key]
 
