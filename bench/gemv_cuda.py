@@ -154,6 +154,54 @@ def measure(fns, torch):
     return t, how, time_cold(fns[0])
 
 
+def read_bandwidth(torch, nbytes=2 << 30):
+    """Read-only streaming bandwidth: a Triton kernel that sums 2 GiB in
+    16-byte loads, each program writing one partial sum (a GEMV's traffic is
+    almost all reads, which HBM serves faster than copy's read + write mix).
+    Context for the copy fractions, not a target. None without Triton."""
+    try:
+        import triton
+        import triton.language as tl
+    except Exception as err:
+        print(f"no read bandwidth: cannot import triton ({err})")
+        return None
+
+    @triton.jit
+    def _sum_kernel(src, dst, n, BLOCK: tl.constexpr, ITERS: tl.constexpr):
+        pid = tl.program_id(0)
+        base = pid * BLOCK * ITERS
+        acc = tl.zeros([BLOCK], dtype=tl.int32)
+        for i in range(ITERS):
+            offs = base + i * BLOCK + tl.arange(0, BLOCK)
+            acc += tl.load(src + offs, mask=offs < n, other=0)
+        tl.store(dst + pid, tl.sum(acc))
+
+    n = nbytes // 4
+    block, iters = 4096, 16
+    # values < 256: a program's 65536-element int32 sum cannot overflow
+    a = torch.randint(0, 256, (n,), dtype=torch.int32, device="cuda")
+    grid = (triton.cdiv(n, block * iters),)
+    out = torch.empty(grid[0], dtype=torch.int32, device="cuda")
+    launch = lambda: _sum_kernel[grid](a, out, n, BLOCK=block, ITERS=iters, num_warps=8)
+    for _ in range(3):
+        launch()
+    torch.cuda.synchronize()
+    if int(out.sum()) != int(a.sum()):
+        print("read bandwidth kernel: wrong sum, not reported")
+        return None
+    times = []
+    for _ in range(20):
+        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        e0.record()
+        launch()
+        e1.record()
+        e1.synchronize()
+        times.append(e0.elapsed_time(e1) * 1e-3)
+    del a, out
+    torch.cuda.empty_cache()
+    return nbytes / statistics.median(times)
+
+
 def copy_bandwidth(torch, nbytes=2 << 30):
     a = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda").uniform_()
     b = torch.empty_like(a)
@@ -311,6 +359,14 @@ def run(args):
     bw = copy_bandwidth(torch)
     info["copy_GBps"] = bw / 1e9
     print(f"device-to-device copy: {bw / 1e9:.0f} GB/s (read + write)")
+    try:
+        rbw = read_bandwidth(torch)
+    except Exception as err:  # context only: never let it stop the benchmark
+        print(f"no read bandwidth: {type(err).__name__}: {err}")
+        rbw = None
+    info["read_GBps"] = None if rbw is None else rbw / 1e9
+    if rbw is not None:
+        print(f"read-only stream: {rbw / 1e9:.0f} GB/s (context; targets use copy)")
     rows = []
     avail = {}
     for name, mod in (("bitsandbytes", "bitsandbytes"), ("gemlite", "gemlite")):
@@ -417,7 +473,8 @@ def summarize(info, rows, out):
                 return r
         return None
 
-    lines = [f"# GEMV on {info['device']} (copy bandwidth {info['copy_GBps']:.0f} GB/s), fp16 activations, group {GROUP}",
+    read = f", read-only stream {info['read_GBps']:.0f} GB/s" if info.get("read_GBps") else ""
+    lines = [f"# GEMV on {info['device']} (copy bandwidth {info['copy_GBps']:.0f} GB/s{read}), fp16 activations, group {GROUP}",
              "",
              "| N x K | M | method | us | GB/s | % copy | x fp16 | x bnb-nf4 | x gemlite (same bits) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]

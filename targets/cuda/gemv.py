@@ -45,12 +45,13 @@ class _Body:
     """Append-only SSA text builder. Constants go to the function entry so
     that every nested region can use them."""
 
-    def __init__(self):
+    def __init__(self, odd_constants_add: bool = True):
         self.consts: list[str] = []
         self.lines: list[str] = []
         self.depth = 1
         self._n = 0
         self._cache: dict[tuple, str] = {}
+        self.odd_constants_add = odd_constants_add
 
     def fresh(self, hint="v") -> str:
         self._n += 1
@@ -91,21 +92,25 @@ class _Body:
         return self.const(v, "index")
 
     def opaque(self, v: int) -> str:
-        """An i32 equal to ``v`` that neither LLVM nor ptxas can see through
-        (``v ^ (m >> 31)`` with the launch argument m in 1..8). Decode masks,
-        magic numbers and permute tables held this way live in registers, so
-        ptxas fuses ``(w & mask) | magic`` into one 3-register LOP3 and stops
+        """An i32 equal to ``v`` that neither LLVM nor ptxas can see through,
+        built from the launch argument m in 1..8 (z = m >> 31 = 0): ``v ^ z``
+        for an even v, ``v + z`` for an odd one. Decode masks, magic numbers
+        and permute tables held this way live in (uniform) registers, so ptxas
+        fuses ``(w & mask) | magic`` into one 3-register LOP3 and stops
         rematerializing table constants; computed once at kernel entry.
-        (For an odd v ptxas still folds the xor into its use - a LOP3 of w,
-        immediate v and m >> 31, then a second LOP3 for the OR; ``v + (m >>
-        31)`` avoids that, -15 % loop instructions for int4, but moved ptxas's
-        register allocation so that int4's 16-warp kernel at K = 28672 lost a
-        block per SM: bench/notes_cuda.md, run 17.)"""
+        For an odd v ptxas folded ``v ^ z`` back into its use - a LOP3 of w,
+        immediate v and z, then a second LOP3 for the OR - so odd values take
+        the add, which a LOP3 cannot absorb: int4 8192x8192 loop 236 -> 206
+        SASS instructions, int2 214 -> 198, and 1-3 % faster (bench/
+        notes_cuda.md, runs 17 and 30-33). RaZeR kernels keep the xor
+        (``odd_constants_add=False``): their one odd constant is a permute
+        table, and the add version measured 2.6 % slower at 8192x8192."""
         key = ("opaque", v & 0xFFFFFFFF)
         if key not in self._cache:
             z = self.cached(("rt_zero",), lambda: self.emit(f"arith.shrui %m, {self.i32(31)} : i32", "z"))
             c = self.i32(v)
-            self._cache[key] = self.cached(("opq", v & 0xFFFFFFFF), lambda: self.emit(f"arith.xori {c}, {z} : i32", "o"))
+            op = "addi" if v & 1 and self.odd_constants_add else "xori"
+            self._cache[key] = self.cached(("opq", v & 0xFFFFFFFF), lambda: self.emit(f"arith.{op} {c}, {z} : i32", "o"))
         return self._cache[key]
 
     def cached(self, key, make) -> str:
@@ -206,7 +211,7 @@ class _Kernel:
         self.spec = spec
         self.info = spec.info
         self.plan = plan_for_spec(spec)
-        self.b = _Body()
+        self.b = _Body(odd_constants_add=spec.info.kind != "razer")
         self.be = _MlirBackend(self.b)
         self.act = _ELEM[spec.act]
         self.out = _ELEM[spec.out]
