@@ -1,6 +1,7 @@
 """Low-bit GEMV on the GPU, side by side: kvc (every bit width) vs torch fp16
 (cuBLAS via F.linear), bitsandbytes NF4 and gemlite (Triton) at equal bits,
-plus the GPU's measured device-to-device copy bandwidth - all in one process.
+plus the GPU's measured device-to-device copy bandwidth (the targets' yardstick)
+and a read-only stream (context) - all in one process.
 
     python bench/gemv_cuda.py --prebuild DIR            # here (needs MLIR): write kvc PTX
     python bench/gemv_cuda.py --prebuilt DIR --out OUT  # on the GPU: measure
