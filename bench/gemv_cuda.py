@@ -159,13 +159,10 @@ def read_bandwidth(torch, nbytes=2 << 30):
     """Read-only streaming bandwidth: a Triton kernel that sums 2 GiB in
     16-byte loads, each program writing one partial sum (a GEMV's traffic is
     almost all reads, which HBM serves faster than copy's read + write mix).
-    Context for the copy fractions, not a target. None without Triton."""
-    try:
-        import triton
-        import triton.language as tl
-    except Exception as err:
-        print(f"no read bandwidth: cannot import triton ({err})")
-        return None
+    Context for the copy fractions, not a target. None if its sum is wrong;
+    raises without Triton (the caller reports why)."""
+    import triton
+    import triton.language as tl
 
     @triton.jit
     def _sum_kernel(src, dst, n, BLOCK: tl.constexpr, ITERS: tl.constexpr):
@@ -183,43 +180,23 @@ def read_bandwidth(torch, nbytes=2 << 30):
     a = torch.randint(0, 256, (n,), dtype=torch.int32, device="cuda")
     grid = (triton.cdiv(n, block * iters),)
     out = torch.empty(grid[0], dtype=torch.int32, device="cuda")
-    launch = lambda: _sum_kernel[grid](a, out, n, BLOCK=block, ITERS=iters, num_warps=8)
-    for _ in range(3):
-        launch()
-    torch.cuda.synchronize()
-    if int(out.sum()) != int(a.sum()):
-        print("read bandwidth kernel: wrong sum, not reported")
-        return None
-    times = []
-    for _ in range(20):
-        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        e0.record()
-        launch()
-        e1.record()
-        e1.synchronize()
-        times.append(e0.elapsed_time(e1) * 1e-3)
+    t = time_events([lambda: _sum_kernel[grid](a, out, n, BLOCK=block, ITERS=iters, num_warps=8)], torch, reps=1, replays=20)
+    ok = int(out.sum()) == int(a.sum())
     del a, out
     torch.cuda.empty_cache()
-    return nbytes / statistics.median(times)
+    if not ok:
+        print("read bandwidth kernel: wrong sum, not reported")
+        return None
+    return nbytes / t
 
 
 def copy_bandwidth(torch, nbytes=2 << 30):
     a = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda").uniform_()
     b = torch.empty_like(a)
-    for _ in range(3):
-        b.copy_(a)
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(20):
-        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        e0.record()
-        b.copy_(a)
-        e1.record()
-        e1.synchronize()
-        times.append(e0.elapsed_time(e1) * 1e-3)
+    t = time_events([lambda: b.copy_(a)], torch, reps=1, replays=20)
     del a, b
     torch.cuda.empty_cache()
-    return 2 * nbytes / statistics.median(times)
+    return 2 * nbytes / t
 
 
 def copies_for(nbytes, l2):
@@ -362,7 +339,7 @@ def run(args):
     print(f"device-to-device copy: {bw / 1e9:.0f} GB/s (read + write)")
     try:
         rbw = read_bandwidth(torch)
-    except Exception as err:  # context only: never let it stop the benchmark
+    except Exception as err:  # context only (e.g. no Triton): never let it stop the benchmark
         print(f"no read bandwidth: {type(err).__name__}: {err}")
         rbw = None
     info["read_GBps"] = None if rbw is None else rbw / 1e9

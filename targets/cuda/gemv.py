@@ -105,13 +105,11 @@ class _Body:
         notes_cuda.md, runs 17 and 30-33). RaZeR kernels keep the xor
         (``odd_constants_add=False``): their one odd constant is a permute
         table, and the add version measured 2.6 % slower at 8192x8192."""
-        key = ("opaque", v & 0xFFFFFFFF)
-        if key not in self._cache:
+        def make():
             z = self.cached(("rt_zero",), lambda: self.emit(f"arith.shrui %m, {self.i32(31)} : i32", "z"))
-            c = self.i32(v)
             op = "addi" if v & 1 and self.odd_constants_add else "xori"
-            self._cache[key] = self.cached(("opq", v & 0xFFFFFFFF), lambda: self.emit(f"arith.{op} {c}, {z} : i32", "o"))
-        return self._cache[key]
+            return self.emit(f"arith.{op} {self.i32(v)}, {z} : i32", "o")
+        return self.cached(("opaque", v & 0xFFFFFFFF), make)
 
     def cached(self, key, make) -> str:
         if key not in self._cache:
