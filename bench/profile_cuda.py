@@ -6,9 +6,9 @@ Run under Nsight Compute on the GPU machine, e.g.::
         -k regex:kvc_gemv python3 bench/profile_cuda.py --prebuilt bench/out/cuda_prebuilt \\
         razer4:8192:8192:w8d1r64 int2:8192:28672:w8d1
 
-A variant is ``format:N:K:w<W>d<D>[r<R>][t<T>][s]`` (group 128, M = 1, fp16): W
+A variant is ``format:N:K:w<W>d<D>[r<R>][t<T>][s][l]`` (group 128, M = 1, fp16): W
 warps per block, D chunks ahead, R the register cap, T row tiles per block, s
-rolling reloads. The kernels must be in the
+rolling reloads, ``l`` scales in lanes. The kernels must be in the
 prebuilt directory (every ``bench/gemv_cuda.py --tune`` variant is).
 """
 
@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def parse(v: str):
     from kvc.targets.cuda.spec import GemvSpec
 
-    m = re.fullmatch(r"(\w+):(\d+):(\d+):w(\d+)d(\d)(?:r(\d+))?(?:t(\d))?(s?)", v)
+    m = re.fullmatch(r"(\w+):(\d+):(\d+):w(\d+)d(\d)(?:r(\d+))?(?:t(\d))?(s?)(l?)", v)
     if not m:
-        raise SystemExit(f"profile_cuda: cannot read variant {v!r} (format:N:K:w<W>d<D>[r<R>][t<T>][s])")
-    f, n, k, w, d, r, t, s = m.groups()
+        raise SystemExit(f"profile_cuda: cannot read variant {v!r} (format:N:K:w<W>d<D>[r<R>][t<T>][s][l])")
+    f, n, k, w, d, r, t, s, lanes = m.groups()
     return GemvSpec(f, int(n), int(k), 128, warps=int(w), depth=int(d), maxnreg=int(r or 0),
-                    row_tiles=int(t or 1), rolling=bool(s))
+                    row_tiles=int(t or 1), rolling=bool(s), lane_scales=bool(lanes))
 
 
 def main(argv=None):

@@ -66,6 +66,11 @@ def cases() -> list[tuple[GemvSpec, tuple[int, ...]]]:
     for f, w, rt in (("razer4", 8, 1), ("int4", 8, 1), ("int2", 16, 2)):
         out.append((GemvSpec(f, 8192, 8192, 128, act="float16", out="float16", warps=w, row_tiles=rt,
                              rolling=True), (1, 4)))
+    # scales in lanes on the benchmark's 8192x8192 (4 trips: two lane registers
+    # per word kind), one per decoder kind that has a different group record
+    for f in ("int2", "int4", "uint4", "razer4"):
+        out.append((GemvSpec(f, 8192, 8192, 128, act="float16", out="float16", warps=8, maxnreg=64,
+                             rolling=True, lane_scales=True), (1, 4)))
     return out
 
 
@@ -94,7 +99,8 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
         qt = formats.get(spec.fmt).quantize(w, group_size=spec.group_size)
         bias = rng.standard_normal(spec.n).astype(np.float32) if spec.bias else None
         lin = compile_quantized(qt, bias=bias, act=spec.act, out=spec.out, arch=spec.arch, warps=spec.warps,
-                                row_tiles=spec.row_tiles, rolling=spec.rolling)
+                                row_tiles=spec.row_tiles, rolling=spec.rolling, maxnreg=spec.maxnreg,
+                                lane_scales=spec.lane_scales)
         assert lin.spec.layout_key() == spec.layout_key(), (lin.spec, spec)
         wref = qt.dequantize().astype(np.float64)
         dev_key = str(torch.device("cuda", torch.cuda.current_device()))
@@ -133,9 +139,10 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
 def _variant_label(vs) -> str:
     """``8`` for 8 warps, ``8r64`` for 8 warps capped at 64 registers,
     ``8t2`` for 8 warps and two row tiles per block, ``8s`` for 8 warps with
-    rolling reloads."""
+    rolling reloads, ``8l`` for 8 warps with scales in lanes."""
     return (f"{vs.nwarps}" + (f"r{vs.maxnreg}" if vs.maxnreg else "")
-            + (f"t{vs.row_tiles}" if vs.row_tiles > 1 else "") + ("s" if vs.rolling else ""))
+            + (f"t{vs.row_tiles}" if vs.row_tiles > 1 else "") + ("s" if vs.rolling else "")
+            + ("l" if vs.lane_scales else ""))
 
 
 CHAIN_SPECS = [GemvSpec("int4", 4096, 4096, 128), GemvSpec("razer4", 4096, 4096, 128)]

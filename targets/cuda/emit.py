@@ -34,6 +34,9 @@ def main(argv=None) -> int:
                     help="16-row tiles per block (2: both share each activation fragment)")
     ap.add_argument("--rolling", action="store_true",
                     help="load the chunk ahead's code vectors one by one as the current chunk's are used up")
+    ap.add_argument("--lane-scales", action="store_true",
+                    help="hold the warp's scale words in lanes from the prologue and shuffle them out per group "
+                         "(group 128, at most 4 chunks per warp)")
     ap.add_argument("--arch", default="sm_90", choices=("sm_80", "sm_86", "sm_89", "sm_90"))
     ap.add_argument("--emit", default="mlir", choices=("mlir", "llvm", "ptx", "summary"))
     ap.add_argument("--ptx", action="store_true", help="same as --emit=ptx")
@@ -44,7 +47,7 @@ def main(argv=None) -> int:
         fmt = formats.get(args.format).name
         spec = GemvSpec(fmt, args.n, args.k, args.group_size, act=args.act, out=args.out or args.act,
                         bias=args.bias, warps=args.warps, depth=args.depth, maxnreg=args.maxnreg, arch=args.arch,
-                        row_tiles=args.row_tiles, rolling=args.rolling)
+                        row_tiles=args.row_tiles, rolling=args.rolling, lane_scales=args.lane_scales)
         from .gemv import generate
 
         text = generate(spec)

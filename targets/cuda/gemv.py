@@ -4,7 +4,7 @@
 ``builtin.module`` with ``gpu.container_module``) holding one
 ``gpu.func ... kernel`` written with upstream dialects only: ``gpu``
 (thread / block ids, shuffle-free block reduction through workgroup memory,
-barrier), ``memref`` + ``vector`` (16-byte global loads), ``arith`` (bit
+barrier, ``gpu.shuffle idx`` for scales held in lanes), ``memref`` + ``vector`` (16-byte global loads), ``arith`` (bit
 manipulation, index math), ``scf`` (the split-K loop with a one-chunk-ahead
 prefetch, masked tails), ``llvm`` (half2 fma / bitcasts) and ``nvvm``
 (``prmt`` byte permutes, ``mma.sync.m16n8k16``). :mod:`lower` turns it into
@@ -16,7 +16,9 @@ The kernel (one block per ``R`` = ``row_tiles`` tiles of 16 output rows,
     for each chunk c of 256 k owned by this warp (c = warp, warp+W, ...):
         prefetch chunk c+W of each tile (bits x 16-byte loads per thread, scale words;
             ``rolling``: the code vectors one by one, each after the last MMA
-            that reads the same vector of chunk c)
+            that reads the same vector of chunk c; ``lane_scales``: no scale
+            words - the prologue loaded all of the warp's into lanes, and each
+            group's comes out by one ``shfl.idx``)
         decode 64 pairs of codes per tile into f16x2 A fragments  (decode.py)
         per step s (64 k): load the x fragment (two 16-byte loads)
             per MMA j, per tile: C_g = mma(A_sj, B_sj, C_g)  (+ one ones-MMA for zero points)
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 from .decode import plan_for_spec, razer_row_table
 from .layout import pair_coords
-from .spec import CHUNK_K, LANES, MAX_M, MMA_K, STEP_K, TILE_N, GemvSpec
+from .spec import CHUNK_K, LANES, MAX_M, MMA_K, STEP_K, TILE_N, GemvSpec, lane_scale_registers
 
 _ELEM = {"float16": "f16", "bfloat16": "bf16", "float32": "f32"}
 _FEATURES = {"sm_80": "+ptx78", "sm_86": "+ptx78", "sm_89": "+ptx78", "sm_90": "+ptx80"}
@@ -257,9 +259,10 @@ class _Kernel:
             return b.idx(0)
         return self.ixc("divui", c, sp.eff_group // CHUNK_K)
 
-    def load_chunk(self, c) -> list[str]:
+    def load_chunk(self, c, lane_scales: bool = False) -> list[str]:
         """Everything a chunk needs from memory, issued together (prefetch):
-        per tile of the block, its code vectors then its group words."""
+        per tile of the block, its code vectors then its group words (only
+        the RaZeR selectors with ``lane_scales``: scales in lanes)."""
         sp = self.spec
         vals = []
         cofs = self.ixc("muli", c, sp.bits * LANES)
@@ -270,21 +273,23 @@ class _Kernel:
                 vals.append(self.stream_load("%w", i, True))
             if r == 0:  # after the first code loads: one-tile kernels keep their instruction order
                 g0 = self.first_group(c)
-            vals += self.load_groups(c, r, g0)
+            vals += self.load_groups(c, r, g0, lane_scales)
         return vals
 
-    def load_groups(self, c, r: int, g0=None) -> list[str]:
-        """Tile r's group words of chunk c (scale, zero, RaZeR selectors);
-        ``g0``: chunk c's first group index if already computed."""
+    def load_groups(self, c, r: int, g0=None, lane_scales: bool = False) -> list[str]:
+        """Tile r's group words of chunk c (scale, zero, RaZeR selectors; only
+        the selectors with ``lane_scales``); ``g0``: chunk c's first group
+        index if already computed."""
         vals = []
         if g0 is None:
             g0 = self.first_group(c)
         for gi in range(self.groups_per_chunk):
             grp = self.ixc("addi", g0, gi) if gi else g0
-            si = self.ix("addi", self.sbase[r], self.ixc("muli", grp, 8))
-            vals.append(self.stream_load("%scales", si, False))
-            if self.info.affine:
-                vals.append(self.stream_load("%zeros", si, False))
+            if not lane_scales:
+                si = self.ix("addi", self.sbase[r], self.ixc("muli", grp, 8))
+                vals.append(self.stream_load("%scales", si, False))
+                if self.info.affine:
+                    vals.append(self.stream_load("%zeros", si, False))
             if self.info.has_meta:
                 vals.append(self.stream_load("%meta", self.ix("addi", self.mbase[r], grp), False))
         return vals
@@ -341,12 +346,61 @@ class _Kernel:
     def launch_dependents(self) -> None:
         self.b.stmt('llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "" : () -> ()')
 
-    def tile_types(self) -> list[str]:
-        """Types of what load_chunk returns for one tile."""
-        return [_V4] * self.spec.bits + ["i32"] * (self.group_words * self.groups_per_chunk)
+    def record_words(self, lane_scales: bool = False) -> int:
+        """u32 words per group that load_groups returns."""
+        return int(self.info.has_meta) if lane_scales else self.group_words
 
-    def chunk_types(self) -> list[str]:
-        return self.tile_types() * self.R
+    def tile_types(self, lane_scales: bool = False) -> list[str]:
+        """Types of what load_chunk returns for one tile."""
+        return [_V4] * self.spec.bits + ["i32"] * (self.record_words(lane_scales) * self.groups_per_chunk)
+
+    def chunk_types(self, lane_scales: bool = False) -> list[str]:
+        return self.tile_types(lane_scales) * self.R
+
+    def load_lane_scales(self, warp, lane, c_last) -> list[list[list[str]]]:
+        """Scales in lanes (``GemvSpec.lane_scales``), in the prologue:
+        [tile][scales, zeros][register]. Register j of lane l holds group word
+        (l & 15) of the warp's trip 2j + (l >> 4): the scale (zero) word of
+        rows (l & 7) and (l & 7) + 8 in group (l >> 3) & 1 of that trip's chunk
+        (trips past the warp's last one re-read its last chunk)."""
+        sp = self.spec
+        hi = self.ixc("shrui", lane, 4)
+        lo = self.ixc("andi", lane, 15)
+        out = []
+        for r in range(self.R):
+            kinds = []
+            for ptr in ["%scales"] + (["%zeros"] if self.info.affine else []):
+                regs = []
+                for j in range(lane_scale_registers(sp)):
+                    trip = self.ixc("addi", hi, 2 * j) if j else hi
+                    ch = self.ix("minui", self.ix("addi", warp, self.ixc("muli", trip, self.W)), c_last)
+                    idx = self.ix("addi", self.stile[r], self.ix("addi", self.ixc("muli", ch, 16), lo))
+                    regs.append(self.stream_load(ptr, idx, False))
+                kinds.append(regs)
+            out.append(kinds)
+        return out
+
+    def shuffle_lane_scales(self, lane_words, iv, g) -> list[list[list[str]]]:
+        """Trip iv's group words out of the prologue's lane registers:
+        [tile][group] -> [scale (, zero)] (one ``shfl.idx`` per word)."""
+        b = self.b
+        iv32 = b.emit(f"arith.index_cast {iv} : index to i32")
+        g32 = b.emit(f"arith.index_cast {g} : index to i32")
+        odd = b.emit(f"arith.andi {iv32}, {b.i32(1)} : i32")
+        src0 = b.emit(f"arith.addi {b.emit(f'arith.shli {odd}, {b.i32(4)} : i32')}, {g32} : i32")
+        later = None
+        if lane_scale_registers(self.spec) > 1:
+            later = b.emit(f"arith.cmpi uge, {iv32}, {b.i32(2)} : i32")
+        out = []
+        for kinds in lane_words:
+            regs = [k[0] if later is None else b.emit(f"arith.select {later}, {k[1]}, {k[0]} : i32") for k in kinds]
+            groups = []
+            for gi in range(self.groups_per_chunk):
+                src = src0 if gi == 0 else b.emit(f"arith.addi {src0}, {b.i32(8 * gi)} : i32")
+                groups.append([b.emit_n(2, f"gpu.shuffle idx {reg}, {src}, {b.i32(LANES)} : i32", "sh")[0]
+                               for reg in regs])
+            out.append(groups)
+        return out
 
     def x_words(self, kb, nhalves: int, masked: bool) -> list[str]:
         """nhalves activations x[xrow, kb : kb+nhalves] as i32 words (2 halves each)."""
@@ -426,16 +480,20 @@ class _Kernel:
             out.append(b.emit(f"arith.mulf {sc}, {d} : f32"))
         return out[0], out[1]
 
-    def decode_tile(self, part: list[str], lazy: bool = False):
+    def decode_tile(self, part: list[str], lazy: bool = False, lane_groups: list[list[str]] | None = None):
         """One tile's loaded chunk -> (``pair(p)``: A register p, group words
         per group). Eager: all 64 pairs emitted here; lazy: each pair when
-        its MMA asks for it (:meth:`DecodePlan.decoder`)."""
+        its MMA asks for it (:meth:`DecodePlan.decoder`). ``lane_groups``:
+        the scale (zero) words per group, shuffled out of lanes; ``part``
+        then holds only the RaZeR selectors of each group after the codes."""
         sp, b, info = self.spec, self.b, self.info
         nb = sp.bits
         vecs = part[:nb]
         rest = part[nb:]
-        per = self.group_words
+        per = self.record_words(lane_groups is not None)
         grp_vals = [rest[i * per:(i + 1) * per] for i in range(self.groups_per_chunk)]
+        if lane_groups is not None:
+            grp_vals = [lane_groups[i] + grp_vals[i] for i in range(self.groups_per_chunk)]
         words = []
         for vq in vecs:
             for e in range(4):
@@ -457,17 +515,19 @@ class _Kernel:
             return self.plan.decoder(self.be, words, table, bf16), grp_vals
         return self.plan.decode(self.be, words, table, bf16).__getitem__, grp_vals
 
-    def compute_chunk(self, c, loaded: list[str], acc: list[str], masked: bool, reload=None):
+    def compute_chunk(self, c, loaded: list[str], acc: list[str], masked: bool, reload=None, lane_groups=None):
         """acc: 4 fp32 accumulators per tile of the block (tile r: acc[4r:4r+4]).
 
         ``reload(r, l)`` (rolling kernels): emits the load of tile r's code
         vector l of a later chunk; called right after the last MMA whose
         decode reads this chunk's vector l, so the two share registers.
+        ``lane_groups[r]``: tile r's group words from lanes (``loaded`` has none).
         Returns (acc, {(r, l): reloaded vector}), empty without ``reload``."""
         sp, b, info = self.spec, self.b, self.info
-        per_tile = len(self.tile_types())
+        per_tile = len(self.tile_types(lane_groups is not None))
         lazy = reload is not None
-        decoded = [self.decode_tile(loaded[r * per_tile:(r + 1) * per_tile], lazy) for r in range(self.R)]
+        decoded = [self.decode_tile(loaded[r * per_tile:(r + 1) * per_tile], lazy,
+                                    None if lane_groups is None else lane_groups[r]) for r in range(self.R)]
         reloaded = {}
         done_after = {}
         if lazy:
@@ -569,7 +629,10 @@ class _Kernel:
         self.wlane = [self.ix("addi", w0, lane) for w0 in self.wchunk0]
         # lane l prefetches 128-byte line min(l, 4*bits-1) of a chunk (8 vectors per line)
         self.pf_lane = self.ixc("muli", self.ix("minui", lane, b.idx(4 * sp.bits - 1)), 8)
-        self.sbase = [self.ix("addi", self.ixc("muli", tl, sp.dev_groups * 8), g) for tl in tiles]
+        self.stile, self.sbase = [], []  # per tile: its scale words, thread (g, t)'s first
+        for tl in tiles:
+            self.stile.append(self.ixc("muli", tl, sp.dev_groups * 8))
+            self.sbase.append(self.ix("addi", self.stile[-1], g))
         if info.has_meta:
             self.mbase = [self.ixc("muli", tl, sp.dev_groups) for tl in tiles]
             g32 = b.emit(f"arith.index_cast {g} : index to i32")
@@ -586,7 +649,8 @@ class _Kernel:
         zero = b.const(0.0, "f32")
         nacc = 4 * R
         acc0 = [zero] * nacc
-        ctypes = self.chunk_types()
+        ls = sp.lane_scales
+        ctypes = self.chunk_types(ls)
         nfull = sp.full_chunks
         # ---- full chunks c = warp + i*W. The chunks of iterations i+1 .. i+D are
         #      loaded before chunk i is decoded (D chunks in flight per warp). The
@@ -605,7 +669,9 @@ class _Kernel:
             queue = []
             for d in range(D):
                 cd = self.ix("minui", self.ixc("addi", warp, d * W) if d else warp, c_last)
-                queue += self.load_chunk(cd)
+                queue += self.load_chunk(cd, ls)
+            if ls:
+                lane_words = self.load_lane_scales(warp, lane, c_last)
             # the weights of the first chunks are in flight; x and y may belong to
             # the grid launched before this one (programmatic dependent launch)
             self.grid_dependency_wait()
@@ -623,18 +689,19 @@ class _Kernel:
             if P:
                 self.prefetch_chunk(self.ix("minui", self.ixc("addi", c, (D + P) * W), c_last))
             ahead = self.ix("minui", self.ixc("addi", c, D * W), c_last)
+            lane_groups = self.shuffle_lane_scales(lane_words, iv, g) if ls else None
             if sp.rolling:
                 # the chunk ahead's group words now, its code vectors one by one
                 # as this chunk's are used up: one chunk of codes in registers
-                groups = [self.load_groups(ahead, r) for r in range(R)]
+                groups = [self.load_groups(ahead, r, lane_scales=ls) for r in range(R)]
                 new_acc, vecs = self.compute_chunk(c, q_args[:nq], acc_args, masked=False,
-                                                   reload=self.vector_loader(ahead))
+                                                   reload=self.vector_loader(ahead), lane_groups=lane_groups)
                 nxt = []
                 for r in range(R):
                     nxt += [vecs[(r, l)] for l in range(sp.bits)] + groups[r]
             else:
-                nxt = self.load_chunk(ahead)
-                new_acc, _ = self.compute_chunk(c, q_args[:nq], acc_args, masked=False)
+                nxt = self.load_chunk(ahead, ls)
+                new_acc, _ = self.compute_chunk(c, q_args[:nq], acc_args, masked=False, lane_groups=lane_groups)
             b.stmt(f"scf.yield {', '.join(new_acc + q_args[nq:] + nxt)} : {loop_ty}")
             b.depth -= 1
             b.stmt("}")

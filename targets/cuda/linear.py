@@ -92,11 +92,11 @@ def variant_specs(spec: GemvSpec) -> list[GemvSpec]:
     """The kernel variants an artifact carries for ``spec``: itself when its
     warps are fixed, else one per :func:`spec.variant_options` (same device
     layout and numerics, different split of K across a block's warps,
-    register cap, row tiles per block and rolling reloads)."""
+    register cap, row tiles per block, rolling reloads, scales in lanes)."""
     if spec.warps:
         return [spec]
-    return [dataclasses.replace(spec, warps=w, maxnreg=r, row_tiles=t, rolling=rolling)
-            for w, r, t, rolling in variant_options(spec.n, spec.k, spec.fmt)]
+    return [dataclasses.replace(spec, warps=w, maxnreg=r, row_tiles=t, rolling=rolling, lane_scales=lanes)
+            for w, r, t, rolling, lanes in variant_options(spec.n, spec.k, spec.fmt, spec.group_size)]
 
 
 def prefer_measured(times: dict, model: int, margin: float = MEASURE_MARGIN) -> int:
@@ -162,7 +162,8 @@ class CudaLinear:
                 self.info.setdefault("variant_choice", {})[key] = {
                     "kernel": self.variants[i][0].name, "sms": sms, "model_pick": self.variants[model][0].name,
                     "options": [{"variant": vs.variant_tag, "warps": w, "blocks_per_sm": b, "maxnreg": vs.maxnreg,
-                                 "row_tiles": t, "rolling": vs.rolling, "measured_us": times.get(j)}
+                                 "row_tiles": t, "rolling": vs.rolling, "lane_scales": vs.lane_scales,
+                                 "measured_us": times.get(j)}
                                 for j, ((w, b, _, t), (vs, _)) in enumerate(zip(opts, self.variants))]}
         return self._chosen[key]
 
@@ -472,18 +473,20 @@ def parse_weights(weights: str, default_group: int = 128) -> tuple[str, int | No
 
 def compile_quantized(qt, bias=None, act: str = "float16", out: str | None = None, arch: str = "sm_90",
                       warps: int = 0, depth: int = 1, ptx: str | None = None, row_tiles: int = 1,
-                      rolling: bool = False) -> CudaLinear:
+                      rolling: bool = False, maxnreg: int = 0, lane_scales: bool = False) -> CudaLinear:
     """CudaLinear from an existing (N, K) kvc.formats QuantizedTensor.
 
-    ``warps`` (with ``depth``, ``row_tiles``, ``rolling``) fixes the kernel
-    variant; 0 lets the runtime choose among :func:`variant_specs` per device."""
+    ``warps`` (with ``depth``, ``row_tiles``, ``rolling``, ``maxnreg``,
+    ``lane_scales``) fixes the kernel variant; 0 lets the runtime choose among
+    :func:`variant_specs` per device."""
     n, k = qt.shape
     g = qt.group_size
-    if (row_tiles != 1 or rolling) and not warps:
-        raise CudaTargetError("compile_quantized: row_tiles and rolling are variant settings; give warps too")
+    if (row_tiles != 1 or rolling or maxnreg or lane_scales) and not warps:
+        raise CudaTargetError("compile_quantized: row_tiles, rolling, maxnreg and lane_scales are variant "
+                              "settings; give warps too")
     base = GemvSpec(qt.format.name, n, k, g if g < k else k, act=act, out=out or act,
                     bias=bias is not None, warps=warps, arch=arch, depth=depth, row_tiles=row_tiles,
-                    rolling=rolling)
+                    rolling=rolling, maxnreg=maxnreg, lane_scales=lane_scales)
     arrays = layout.pack_quantized(base, qt, bias)
     info = {"quantized_bytes": int(qt.nbytes)}
     if ptx is not None:

@@ -5,7 +5,8 @@ check the whole generated kernel - index arithmetic, the split-K loop and
 its prefetch queue, masks, the block reduction, stores - with no GPU.
 It implements the subset of PTX that kvc's GEMV kernels use (integer and
 bit ops, f32 / f16x2 arithmetic, conversions, ``prmt``, predicated branches,
-``ld`` / ``st`` in the global, shared and param spaces, ``bar.sync`` and
+``ld`` / ``st`` in the global, shared and param spaces, full-warp
+``shfl.sync.idx``, ``bar.sync`` and
 ``mma.sync.aligned.m16n8k16`` with f16 / bf16 inputs, ``griddepcontrol``)
 and raises :class:`PtxSimError` on anything else, never guessing. In a
 kernel that has ``griddepcontrol.wait`` it also refuses a coherent global
@@ -372,6 +373,8 @@ class Simulator:
             if parts[1] == "wait":
                 w.grid_waited = True
             return None
+        if base == "shfl":
+            return self._shfl(w, ins, mask)
         if base == "ld":
             return self._ld(w, ins, mask)
         if base == "st":
@@ -380,6 +383,24 @@ class Simulator:
         if fn is None:
             raise PtxSimError(f"instruction not supported: {ins.text}")
         fn(w, ins, mask, parts, a, ty)
+        return None
+
+    def _shfl(self, w, ins, mask):
+        """``shfl.sync.idx.b32 d, a, lane, 31, 0xffffffff``: the full-warp
+        indexed form only (every lane of the warp converged)."""
+        parts = ins.op.split(".")
+        a = ins.args
+        if parts[1:] != ["sync", "idx", "b32"] or len(a) != 5 or "|" in a[0]:
+            raise PtxSimError(f"instruction not supported: {ins.text}")
+        if int(self.val(w, a[3], 32)[0]) != 31 or int(self.val(w, a[4], 32)[0]) & 0xFFFFFFFF != 0xFFFFFFFF:
+            raise PtxSimError(f"{ins.text}: only the full-warp form (clamp 31, member mask all lanes) is supported")
+        if not mask.all():
+            raise PtxSimError(f"{ins.text}: lanes {np.nonzero(~mask)[0].tolist()} not converged at a full-warp shuffle")
+        src = self.val(w, a[1], 32)
+        idx = self.val(w, a[2], 32)
+        if np.any(idx > 31):
+            raise PtxSimError(f"{ins.text}: source lane {int(idx.max())} > 31")
+        self.put(w, a[0], src[idx.astype(np.int64)], mask)
         return None
 
     def _dependency_check(self, w, ins):

@@ -119,6 +119,10 @@ class GemvSpec:
     # rolling reloads: the chunk ahead's code vectors are loaded one by one as the
     # current chunk's are used up (one chunk of codes in registers, not 1 + depth)
     rolling: bool = False
+    # scales in lanes: a warp's scale (and zero) words all loaded in the prologue,
+    # 32 per register, and shuffled out per chunk (short loops at group 128 only:
+    # see lane_scales_fit)
+    lane_scales: bool = False
 
     def __post_init__(self):
         if self.n < 1 or self.k < 1:
@@ -149,6 +153,10 @@ class GemvSpec:
         if self.warps and not (1 <= self.warps <= 16):
             raise CudaTargetError(f"cuda gemv: warps must be in 1..16, got {self.warps}")
         format_info(self.fmt)  # validates the format
+        if self.lane_scales and not lane_scales_fit(self.n, self.k, self.group_size, self.nwarps):
+            raise CudaTargetError(
+                f"cuda gemv: lane_scales needs group size {CHUNK_K // 2}, K >= {CHUNK_K} and at most "
+                f"{LANE_SCALE_TRIPS} chunks per warp; got group {self.group_size}, K={self.k}, {self.nwarps} warps")
 
     # -- derived -----------------------------------------------------------
     @property
@@ -236,7 +244,8 @@ class GemvSpec:
         gs = "gall" if self.single_group else f"g{self.group_size}"
         b = "_bias" if self.bias else ""
         tune = (f"_d{self.depth}p{self.l2_ahead}" + (f"_r{self.maxnreg}" if self.maxnreg else "")
-                + (f"_t{self.row_tiles}" if self.row_tiles > 1 else "") + ("_roll" if self.rolling else ""))
+                + (f"_t{self.row_tiles}" if self.row_tiles > 1 else "") + ("_roll" if self.rolling else "")
+                + ("_lanes" if self.lane_scales else ""))
         return f"kvc_gemv_{self.fmt}_{gs}_n{self.n}_k{self.k}_{act}_{out}{b}_w{self.nwarps}{tune}_{self.arch}"
 
     def layout_key(self) -> tuple:
@@ -249,7 +258,8 @@ class GemvSpec:
     def variant_tag(self) -> str:
         """Short name of the fields a linear's kernel variants differ in
         (artifact file stems; unique among the variants of one linear)."""
-        return f"w{self.nwarps}d{self.depth}p{self.l2_ahead}r{self.maxnreg}t{self.row_tiles}" + ("s" if self.rolling else "")
+        return (f"w{self.nwarps}d{self.depth}p{self.l2_ahead}r{self.maxnreg}t{self.row_tiles}"
+                + ("s" if self.rolling else "") + ("l" if self.lane_scales else ""))
 
     def key(self) -> str:
         """Stable hash of the specialization (cache and artifact file names)."""
@@ -308,6 +318,25 @@ class GemvSpec:
         return codes + sc + m * self.k * 2 + m * self.n * outb + (self.n * 4 if self.bias else 0)
 
 
+# scales in lanes: at most this many chunks per warp (two registers per word
+# kind: 16 group words per chunk at group 128, 32 per register)
+LANE_SCALE_TRIPS = 4
+
+
+def lane_scales_fit(n: int, k: int, group_size: int, warps: int) -> bool:
+    """Whether a kernel can hold its warps' scale words in lanes
+    (``GemvSpec.lane_scales``): group 128 (two groups per chunk), at least one
+    full chunk and at most LANE_SCALE_TRIPS chunks per warp."""
+    full = k // CHUNK_K
+    return group_size == CHUNK_K // 2 and group_size < k and 0 < -(-full // warps) <= LANE_SCALE_TRIPS
+
+
+def lane_scale_registers(spec: "GemvSpec") -> int:
+    """Registers per word kind (scales, zeros) of a lane-scales kernel."""
+    trips = -(-spec.full_chunks // spec.nwarps)
+    return -(-trips * 16 // LANES)
+
+
 def choose_warps(n: int, k: int, fmt: str | None = None) -> int:
     """Warps per block (the split-K factor inside a block).
 
@@ -350,6 +379,12 @@ ISSUE_2BIT = 0.95
 #   warp owns one or two chunks (4096x4096: int4 5.5 -> 5.0 us, RaZeR 5.7 -> 5.1,
 #   e2m1 5.8 -> 4.9)
 CAPPED_VARIANTS = ((8, 64, True), (16, 64, False))
+# every variant whose warps own at most LANE_SCALE_TRIPS chunks also comes with
+# scales in lanes (lane_scales): no per-chunk scale loads, a shuffle per group
+# instead. Same process on the H100 (bench/notes_cuda.md run 35): int2
+# 8192x8192 W8r64 9.20 -> 8.83 us, uint4 14.78 -> 14.22, int2 4096x4096
+# 3.75 -> 3.68; but int4 4096x4096 W16r64 4.75 -> 4.84 - so both are
+# carried and the runtime's measurement picks.
 
 
 # extra warp count for RaZeR: its 6-warp blocks (80 registers) fit 4 per SM, so
@@ -368,14 +403,16 @@ def two_row_tiles(fmt: str | None) -> bool:
     return info.kind == "int" and info.bits <= 2
 
 
-def variant_options(n: int, k: int, fmt: str | None = None) -> list[tuple[int, int, int, bool]]:
-    """(warps, maxnreg, row_tiles, rolling) of every kernel variant an
-    artifact carries (the runtime picks one per device with
-    :func:`pick_variant`): the warp counts of :data:`VARIANT_WARPS`
-    (heuristic's choice first) uncapped, plus :data:`CAPPED_VARIANTS` where K
-    has a chunk for each of their warps, plus :data:`RAZER_EXTRA_WARPS` for
-    RaZeR, plus two-row-tile blocks of each warp count for the formats of
-    :func:`two_row_tiles`."""
+def variant_options(n: int, k: int, fmt: str | None = None, group_size: int = 128
+                    ) -> list[tuple[int, int, int, bool, bool]]:
+    """(warps, maxnreg, row_tiles, rolling, lane_scales) of every kernel
+    variant an artifact carries (the runtime picks one per device with
+    :func:`pick_variant` and its own measurement): the warp counts of
+    :data:`VARIANT_WARPS` (heuristic's choice first) uncapped, plus
+    :data:`CAPPED_VARIANTS` where K has a chunk for each of their warps, plus
+    :data:`RAZER_EXTRA_WARPS` for RaZeR, plus two-row-tile blocks of each warp
+    count for the formats of :func:`two_row_tiles`; then a scales-in-lanes
+    twin of each of them that :func:`lane_scales_fit`."""
     chunks = -(-k // CHUNK_K)
     tiles = -(-n // TILE_N)
     first = choose_warps(n, k, fmt)
@@ -395,7 +432,8 @@ def variant_options(n: int, k: int, fmt: str | None = None) -> list[tuple[int, i
             w = max(1, min(w, chunks))
             if (w, 0, 2, False) not in out:
                 out.append((w, 0, 2, False))
-    return out
+    out = [o + (False,) for o in out]
+    return out + [o[:4] + (True,) for o in out if lane_scales_fit(n, k, group_size, o[0])]
 
 
 def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:

@@ -15,6 +15,8 @@ pytest.importorskip("mlir", reason="MLIR bindings are needed to generate PTX")
 
 from kvc import formats
 from kvc.targets.cuda.layout import pack_quantized
+from kvc.targets.cuda import gemv
+from kvc.targets.cuda.spec import format_info, lane_scale_registers
 from kvc.targets.cuda.lower import gemv_ptx, ptx_summary
 from kvc.targets.cuda.ptxsim import Kernel, PtxSimError, run_kernel
 from kvc.targets.cuda.spec import MAX_M, GemvSpec
@@ -23,10 +25,10 @@ TOL = {"float32": 1e-5, "float16": 1e-3, "bfloat16": 8e-3}
 
 
 def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3, seed=0, depth=1, row_tiles=1,
-            rolling=False):
+            rolling=False, lane_scales=False):
     rng = np.random.default_rng(seed)
     spec = GemvSpec(fmt, n, k, g, act=act, out=out, bias=bias, warps=warps, depth=depth, row_tiles=row_tiles,
-                    rolling=rolling)
+                    rolling=rolling, lane_scales=lane_scales)
     qt = formats.get(fmt).quantize(rng.standard_normal((n, k)).astype(np.float32), group_size=g)
     b = rng.standard_normal(n).astype(np.float32) if bias else None
     arr = pack_quantized(spec, qt, b)
@@ -59,6 +61,11 @@ def execute(fmt, n, k, g, act="float16", out="float32", bias=False, warps=0, m=3
     ("int4", 40, 600, 128, "float16", "float32", False, 0, 3),
     ("razer4", 33, 520, 32, "bfloat16", "float16", True, 0, 8),
     ("razer4", 17, 1000, 128, "float16", "float32", False, 0, 1),
+    # one group per chunk: a chunk's group is the first or second of its selector word
+    ("razer4", 20, 1536, 256, "float16", "float32", False, 2, 1),
+    ("razer4", 20, 1800, 512, "bfloat16", "float32", False, 1, 2),
+    # 34 trips of one warp: more than a warp's lanes can hold, per-chunk selector loads
+    ("razer4", 16, 8704, 128, "float16", "float32", False, 1, 1),
     ("uint3", 20, 999, 999, "float16", "float32", False, 2, 1),
     ("e4m3", 17, 1024, 512, "float16", "bfloat16", True, 3, 5),
     ("bipolar5", 16, 100, 16, "bfloat16", "float32", False, 0, 4),
@@ -111,6 +118,28 @@ def test_ptx_has_the_instructions_that_matter():
     assert s["mma.sync"] >= 16 and s["prmt"] >= 64 and s["bar.sync"] == 1
     assert s["local"] == 0  # nothing spilled to local memory by LLVM
     assert ".target sm_90" in ptx and "ld.global.nc.L1::no_allocate.v4.u32" in ptx
+
+
+@pytest.mark.parametrize("fmt, n, k, warps, m, rolling, row_tiles, act", [
+    # one register of lane scales (two trips), plain prefetch queue
+    ("int4", 40, 1100, 2, 3, False, 1, "float16"),
+    # two registers (four trips), rolling reloads, RaZeR selectors still loaded per chunk
+    ("razer4", 17, 2048, 2, 1, True, 1, "bfloat16"),
+    # zero points: scales and zeros both in lanes; two row tiles share the trips
+    ("uint4", 48, 2100, 2, 2, False, 2, "float16"),
+    ("int2", 40, 1024, 1, 8, True, 2, "bfloat16"),
+])
+def test_scales_in_lanes(fmt, n, k, warps, m, rolling, row_tiles, act):
+    assert execute(fmt, n, k, 128, act, "float32", False, warps, m, rolling=rolling, row_tiles=row_tiles,
+                   lane_scales=True) < TOL["float32"]
+    spec = GemvSpec(fmt, n, k, 128, act=act, out="float32", warps=warps, rolling=rolling, row_tiles=row_tiles,
+                    lane_scales=True)
+    text = gemv.generate(spec)
+    words = 2 if format_info(fmt).affine else 1
+    assert text.count("gpu.shuffle idx") == 2 * words * row_tiles  # per group of a chunk, per tile
+    # scale loads: the prologue's lane registers, and the partial last chunk's own
+    tail = 2 * row_tiles if k % 256 else 0
+    assert text.count("%scales[") == row_tiles * lane_scale_registers(spec) + tail
 
 
 def test_interpreter_refuses_what_it_does_not_know():

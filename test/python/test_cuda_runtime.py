@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from kvc import formats
 from kvc.runtime.cuda import CudaDriverError, available
 from kvc.targets import cuda as C
-from kvc.targets.cuda.spec import CudaTargetError, pick_variant
+from kvc.targets.cuda.spec import CudaTargetError, GemvSpec, pick_variant
 
 pytest.importorskip("mlir", reason="compiling needs the MLIR bindings (PTX generation)")
 
@@ -118,22 +118,39 @@ def test_variant_choice_model():
 def test_variant_options_carry_the_capped_variants():
     from kvc.targets.cuda.spec import CAPPED_VARIANTS, RAZER_EXTRA_WARPS, choose_warps, variant_options
 
-    opts = variant_options(8192, 8192, "int4")
-    assert opts[0] == (choose_warps(8192, 8192, "int4"), 0, 1, False)
-    assert sorted(w for w, r, t, s in opts if r == 0) == [4, 8, 16]
+    opts = [o for o in variant_options(8192, 28672, "int4") if not o[4]]
+    assert opts[0] == (choose_warps(8192, 28672, "int4"), 0, 1, False, False)
+    assert sorted(w for w, r, t, s, _ in opts if r == 0) == [4, 8, 16]
     # 8 warps capped with rolling reloads, 16 warps capped without
-    assert [(w, r, s) for w, r, t, s in opts if r] == list(CAPPED_VARIANTS) == [(8, 64, True), (16, 64, False)]
-    assert all(t == 1 for _, _, t, _ in opts)  # no two-row-tile blocks for 4-bit
+    assert [(w, r, s) for w, r, t, s, _ in opts if r] == list(CAPPED_VARIANTS) == [(8, 64, True), (16, 64, False)]
+    assert all(t == 1 for _, _, t, _, _ in opts)  # no two-row-tile blocks for 4-bit
     # K too short for 8 warps: no capped variant, warp counts clipped to the chunks
-    assert variant_options(64, 512, "int4") == [(2, 0, 1, False)]
+    assert variant_options(64, 512, "int4") == [(2, 0, 1, False, False), (2, 0, 1, False, True)]
     # 12 chunks: the 8-warp capped variant only
-    assert [o for o in variant_options(64, 3072, "int4") if o[1]] == [(8, 64, 1, True)]
+    assert [o for o in variant_options(64, 3072, "int4") if o[1] and not o[4]] == [(8, 64, 1, True, False)]
     # RaZeR also carries its 6-warp blocks
-    assert (RAZER_EXTRA_WARPS, 0, 1, False) in variant_options(8192, 8192, "razer4")
+    assert (RAZER_EXTRA_WARPS, 0, 1, False, False) in variant_options(8192, 8192, "razer4")
     # 2-bit integers carry two-row-tile blocks of each warp count (none for a single tile)
-    two = [o for o in variant_options(8192, 8192, "int2") if o[2] == 2]
-    assert two == [(4, 0, 2, False), (8, 0, 2, False), (16, 0, 2, False)]
-    assert all(t == 1 for _, _, t, _ in variant_options(16, 8192, "uint2"))
+    two = [o for o in variant_options(8192, 8192, "int2") if o[2] == 2 and not o[4]]
+    assert two == [(4, 0, 2, False, False), (8, 0, 2, False, False), (16, 0, 2, False, False)]
+    assert all(o[2] == 1 for o in variant_options(16, 8192, "uint2"))
+
+
+def test_variant_options_add_scales_in_lanes_for_short_loops():
+    from kvc.targets.cuda.spec import LANE_SCALE_TRIPS, lane_scales_fit, variant_options
+
+    opts = variant_options(8192, 8192, "int4")
+    base = [o for o in opts if not o[4]]
+    twins = [o for o in opts if o[4]]
+    # a twin for every variant whose warps own <= 4 of the 32 chunks: W8 (x2), W16 (x2)
+    assert twins == [o[:4] + (True,) for o in base if -(-32 // o[0]) <= LANE_SCALE_TRIPS]
+    assert sorted(o[0] for o in twins) == [8, 8, 16, 16]
+    # long K (112 chunks) or another group size: none
+    assert not any(o[4] for o in variant_options(8192, 28672, "int4"))
+    assert not any(o[4] for o in variant_options(8192, 8192, "int4", group_size=64))
+    assert not lane_scales_fit(16, 200, 128, 1)  # no full chunk
+    with pytest.raises(CudaTargetError, match="lane_scales needs group size 128"):
+        GemvSpec("int4", 4096, 8192, 128, warps=4, lane_scales=True)
 
 
 def test_variant_choice_with_row_tiles_and_razer_warps():
