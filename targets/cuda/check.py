@@ -71,6 +71,9 @@ def cases() -> list[tuple[GemvSpec, tuple[int, ...]]]:
     for f in ("int2", "int4", "uint4", "razer4"):
         out.append((GemvSpec(f, 8192, 8192, 128, act="float16", out="float16", warps=8, maxnreg=64,
                              rolling=True, lane_scales=True), (1, 4)))
+    # the two-tile register-budget kernel with scales in lanes (int2's pick there)
+    out.append((GemvSpec("int2", 8192, 8192, 128, act="float16", out="float16", warps=8, maxnreg=128,
+                         row_tiles=2, lane_scales=True), (1, 4)))
     return out
 
 

@@ -379,6 +379,21 @@ ISSUE_2BIT = 0.95
 #   warp owns one or two chunks (4096x4096: int4 5.5 -> 5.0 us, RaZeR 5.7 -> 5.1,
 #   e2m1 5.8 -> 4.9)
 CAPPED_VARIANTS = ((8, 64, True), (16, 64, False))
+# register-budget variants (warps, maxnreg, rolling): fewer warps with a cap
+# that still fits 4 blocks per SM. ptxas treats the cap as a budget - it used
+# 80 registers at W6 with the cap where it picked 56 without - and schedules
+# each warp's loads earlier. Same process on the H100 (bench/notes_cuda.md runs
+# 39-40), us, against the 8-warp capped rolling kernel: int4 8192x8192 W5r96
+# 13.53 vs 13.89, 8192x28672 W6r80 42.43 vs 43.56; RaZeR 8192x8192 W4r128
+# rolling 15.04 vs 15.66; int2 8192x28672 W6r80 rolling 26.65 vs 27.28; slower
+# at 4096x4096 and for most other (format, shape) pairs. The model does not
+# score them (it knows occupancy, not scheduling): they are carried where K
+# has a chunk per warp, for the runtime's measurement only.
+BUDGET_VARIANTS = ((5, 96, False), (6, 80, False), (6, 80, True), (4, 128, True))
+# ... and for the formats of two_row_tiles: 8 warps, two row tiles, 128
+# registers (2 blocks per SM: N = 8192's 256 blocks in one wave). With scales in
+# lanes, int2 8192x8192 8.67 us against 8.96 for the one-tile kernel (run 44).
+BUDGET_TWO_TILE_VARIANTS = ((8, 128, False),)
 # every variant whose warps own at most LANE_SCALE_TRIPS chunks also comes with
 # scales in lanes (lane_scales): no per-chunk scale loads, a shuffle per group
 # instead. Same process on the H100 (bench/notes_cuda.md run 35): int2
@@ -411,8 +426,10 @@ def variant_options(n: int, k: int, fmt: str | None = None, group_size: int = 12
     :data:`VARIANT_WARPS` (heuristic's choice first) uncapped, plus
     :data:`CAPPED_VARIANTS` where K has a chunk for each of their warps, plus
     :data:`RAZER_EXTRA_WARPS` for RaZeR, plus two-row-tile blocks of each warp
-    count for the formats of :func:`two_row_tiles`; then a scales-in-lanes
-    twin of each of them that :func:`lane_scales_fit`."""
+    count for the formats of :func:`two_row_tiles`; then
+    :data:`BUDGET_VARIANTS` (and :data:`BUDGET_TWO_TILE_VARIANTS`) where K has
+    a chunk for each of their warps (:func:`measured_only`); then a
+    scales-in-lanes twin of each of them that :func:`lane_scales_fit`."""
     chunks = -(-k // CHUNK_K)
     tiles = -(-n // TILE_N)
     first = choose_warps(n, k, fmt)
@@ -432,8 +449,22 @@ def variant_options(n: int, k: int, fmt: str | None = None, group_size: int = 12
             w = max(1, min(w, chunks))
             if (w, 0, 2, False) not in out:
                 out.append((w, 0, 2, False))
+    for w, r, rolling in BUDGET_VARIANTS:
+        if chunks >= w and (w, r, 1, rolling) not in out:
+            out.append((w, r, 1, rolling))
+    if tiles >= 2 and two_row_tiles(fmt):
+        out += [(w, r, 2, rolling) for w, r, rolling in BUDGET_TWO_TILE_VARIANTS if chunks >= w]
     out = [o + (False,) for o in out]
     return out + [o[:4] + (True,) for o in out if lane_scales_fit(n, k, group_size, o[0])]
+
+
+def measured_only(warps: int, maxnreg: int, rolling: bool, row_tiles: int = 1) -> bool:
+    """Whether a variant is a register-budget one (:data:`BUDGET_VARIANTS`,
+    :data:`BUDGET_TWO_TILE_VARIANTS`; with or without scales in lanes):
+    carried for the runtime's measurement, never the model's pick."""
+    if row_tiles == 2:
+        return (warps, maxnreg, rolling) in BUDGET_TWO_TILE_VARIANTS
+    return (warps, maxnreg, rolling) in BUDGET_VARIANTS
 
 
 def pick_variant(tiles: int, chunks: int, bits: int, options, sms: int) -> int:

@@ -116,24 +116,48 @@ def test_variant_choice_model():
 
 
 def test_variant_options_carry_the_capped_variants():
-    from kvc.targets.cuda.spec import CAPPED_VARIANTS, RAZER_EXTRA_WARPS, choose_warps, variant_options
+    from kvc.targets.cuda.spec import (BUDGET_VARIANTS, CAPPED_VARIANTS, RAZER_EXTRA_WARPS, choose_warps,
+                                       measured_only, variant_options)
 
-    opts = [o for o in variant_options(8192, 28672, "int4") if not o[4]]
+    every = [o for o in variant_options(8192, 28672, "int4") if not o[4]]
+    opts = [o for o in every if not measured_only(o[0], o[1], o[3])]
     assert opts[0] == (choose_warps(8192, 28672, "int4"), 0, 1, False, False)
     assert sorted(w for w, r, t, s, _ in opts if r == 0) == [4, 8, 16]
     # 8 warps capped with rolling reloads, 16 warps capped without
     assert [(w, r, s) for w, r, t, s, _ in opts if r] == list(CAPPED_VARIANTS) == [(8, 64, True), (16, 64, False)]
+    # then the register-budget variants, for the runtime's measurement only
+    assert [(w, r, s) for w, r, t, s, _ in every if measured_only(w, r, s)] == list(BUDGET_VARIANTS)
     assert all(t == 1 for _, _, t, _, _ in opts)  # no two-row-tile blocks for 4-bit
     # K too short for 8 warps: no capped variant, warp counts clipped to the chunks
     assert variant_options(64, 512, "int4") == [(2, 0, 1, False, False), (2, 0, 1, False, True)]
     # 12 chunks: the 8-warp capped variant only
-    assert [o for o in variant_options(64, 3072, "int4") if o[1] and not o[4]] == [(8, 64, 1, True, False)]
+    assert [o for o in variant_options(64, 3072, "int4") if o[1] and not o[4]
+            and not measured_only(o[0], o[1], o[3])] == [(8, 64, 1, True, False)]
+    # budget variants need a chunk per warp as well (5 chunks: W4 and W5 only)
+    # (and their scales-in-lanes twins: one trip each)
+    assert [o[:2] + o[4:] for o in variant_options(64, 1280, "int4") if measured_only(o[0], o[1], o[3])] == [
+        (5, 96, False), (4, 128, False), (5, 96, True), (4, 128, True)]
     # RaZeR also carries its 6-warp blocks
     assert (RAZER_EXTRA_WARPS, 0, 1, False, False) in variant_options(8192, 8192, "razer4")
     # 2-bit integers carry two-row-tile blocks of each warp count (none for a single tile)
     two = [o for o in variant_options(8192, 8192, "int2") if o[2] == 2 and not o[4]]
-    assert two == [(4, 0, 2, False, False), (8, 0, 2, False, False), (16, 0, 2, False, False)]
+    assert two == [(4, 0, 2, False, False), (8, 0, 2, False, False), (16, 0, 2, False, False),
+                   (8, 128, 2, False, False)]  # the last: a two-tile budget variant
+    assert measured_only(8, 128, False, 2) and not measured_only(8, 0, False, 2)
     assert all(o[2] == 1 for o in variant_options(16, 8192, "uint2"))
+
+
+def test_the_model_never_picks_a_budget_variant():
+    from kvc.targets.cuda.linear import model_options, variant_specs
+
+    specs = variant_specs(GemvSpec("razer4", 8192, 8192, 128))
+    budget = [i for i, vs in enumerate(specs) if (vs.nwarps, vs.maxnreg) == (4, 128)]
+    assert budget
+    # give the budget variant the best occupancy of all: the model still skips it
+    opts = [(vs.nwarps, 16 if i in budget else 2, bool(vs.maxnreg), vs.row_tiles) for i, vs in enumerate(specs)]
+    scored = model_options(opts, [(vs, "") for vs in specs])
+    assert all(scored[i][1] == 0 for i in budget)
+    assert pick_variant(512, 32, 4, scored, 132) not in budget
 
 
 def test_variant_options_add_scales_in_lanes_for_short_loops():
