@@ -4,10 +4,11 @@
 ``builtin.module`` with ``gpu.container_module``) holding one
 ``gpu.func ... kernel`` written with upstream dialects only: ``gpu``
 (thread / block ids, shuffle-free block reduction through workgroup memory,
-barrier, ``gpu.shuffle idx`` for scales held in lanes), ``memref`` + ``vector`` (16-byte global loads), ``arith`` (bit
-manipulation, index math), ``scf`` (the split-K loop with a one-chunk-ahead
-prefetch, masked tails), ``llvm`` (half2 fma / bitcasts) and ``nvvm``
-(``prmt`` byte permutes, ``mma.sync.m16n8k16``). :mod:`lower` turns it into
+barrier, ``gpu.shuffle idx`` for scales held in lanes), ``memref`` +
+``vector`` (16-byte global loads), ``arith`` (bit manipulation, index
+math), ``scf`` (the split-K loop with a one-chunk-ahead prefetch, masked
+tails), ``llvm`` (half2 fma / bitcasts) and ``nvvm`` (``prmt`` byte
+permutes, ``mma.sync.m16n8k16``). :mod:`lower` turns it into
 PTX through upstream NVVM (``gpu-module-to-binary{format=isa}``).
 
 The kernel (one block per ``R`` = ``row_tiles`` tiles of 16 output rows,
