@@ -101,9 +101,8 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
         w = rng.standard_normal((spec.n, spec.k)).astype(np.float32) * rng.uniform(0.5, 2.0)
         qt = formats.get(spec.fmt).quantize(w, group_size=spec.group_size)
         bias = rng.standard_normal(spec.n).astype(np.float32) if spec.bias else None
-        lin = compile_quantized(qt, bias=bias, act=spec.act, out=spec.out, arch=spec.arch, warps=spec.warps,
-                                row_tiles=spec.row_tiles, rolling=spec.rolling, maxnreg=spec.maxnreg,
-                                lane_scales=spec.lane_scales)
+        lin = compile_quantized(qt, bias=bias, act=spec.act, out=spec.out, arch=spec.arch,
+                                **spec.variant_settings())
         assert lin.spec.layout_key() == spec.layout_key(), (lin.spec, spec)
         wref = qt.dequantize().astype(np.float64)
         dev_key = str(torch.device("cuda", torch.cuda.current_device()))

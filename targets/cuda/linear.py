@@ -506,9 +506,9 @@ def compile_quantized(qt, bias=None, act: str = "float16", out: str | None = Non
 
 
 def compile_linear(weight, fmt: str, group_size: int | None = None, bias=None, act: str = "float16",
-                   out: str | None = None, arch: str = "sm_90", warps: int = 0, depth: int = 1,
-                   method: str = "rtn", row_tiles: int = 1, rolling: bool = False) -> CudaLinear:
-    """Quantize an (N, K) weight with kvc.formats and compile its GEMV kernel."""
+                   out: str | None = None, arch: str = "sm_90", method: str = "rtn", **variant) -> CudaLinear:
+    """Quantize an (N, K) weight with kvc.formats and compile its GEMV kernel
+    (``variant``: the variant settings :func:`compile_quantized` takes)."""
     from kvc import formats
 
     w = np.asarray(weight, dtype=np.float32)
@@ -516,8 +516,7 @@ def compile_linear(weight, fmt: str, group_size: int | None = None, bias=None, a
         raise CudaTargetError(f"compile_linear: weight must be 2-D (N, K), got shape {w.shape}")
     name, g = parse_weights(fmt) if group_size is None else (formats.get(fmt).name, int(group_size))
     qt = formats.get(name).quantize(w, group_size=g, method=method)
-    return compile_quantized(qt, bias=bias, act=act, out=out, arch=arch, warps=warps, depth=depth,
-                             row_tiles=row_tiles, rolling=rolling)
+    return compile_quantized(qt, bias=bias, act=act, out=out, arch=arch, **variant)
 
 
 def compile_linears(model, weights: str = "int4:g128", act: str = "float16", arch: str = "sm_90",

@@ -254,6 +254,12 @@ class GemvSpec:
         agree on it."""
         return (self.fmt, self.n, self.k, self.group_size, self.act, self.out, self.bias, self.arch)
 
+    def variant_settings(self) -> dict:
+        """The fields a linear's kernel variants may differ in, by name (what
+        ``linear.compile_quantized`` takes to fix a variant)."""
+        return {"warps": self.warps, "depth": self.depth, "maxnreg": self.maxnreg, "row_tiles": self.row_tiles,
+                "rolling": self.rolling, "lane_scales": self.lane_scales}
+
     @property
     def variant_tag(self) -> str:
         """Short name of the fields a linear's kernel variants differ in
@@ -319,22 +325,30 @@ class GemvSpec:
 
 
 # scales in lanes: at most this many chunks per warp (two registers per word
-# kind: 16 group words per chunk at group 128, 32 per register)
+# kind: 16 group words per chunk at group 128, 32 per register). Every variant
+# whose warps own at most this many chunks also comes with scales in lanes: no
+# per-chunk scale loads, a shuffle per group instead. Same process on the H100
+# (bench/notes_cuda.md run 35): int2 8192x8192 W8r64 9.20 -> 8.83 us, uint4
+# 14.78 -> 14.22, int2 4096x4096 3.75 -> 3.68; but int4 4096x4096 W16r64 4.75
+# -> 4.84 - so both are carried and the runtime's measurement picks.
 LANE_SCALE_TRIPS = 4
+
+
+def warp_trips(full_chunks: int, warps: int) -> int:
+    """Loop trips of a block's first warp: its share of the full chunks."""
+    return -(-full_chunks // warps)
 
 
 def lane_scales_fit(n: int, k: int, group_size: int, warps: int) -> bool:
     """Whether a kernel can hold its warps' scale words in lanes
     (``GemvSpec.lane_scales``): group 128 (two groups per chunk), at least one
     full chunk and at most LANE_SCALE_TRIPS chunks per warp."""
-    full = k // CHUNK_K
-    return group_size == CHUNK_K // 2 and group_size < k and 0 < -(-full // warps) <= LANE_SCALE_TRIPS
+    return group_size == CHUNK_K // 2 and group_size < k and 0 < warp_trips(k // CHUNK_K, warps) <= LANE_SCALE_TRIPS
 
 
 def lane_scale_registers(spec: "GemvSpec") -> int:
     """Registers per word kind (scales, zeros) of a lane-scales kernel."""
-    trips = -(-spec.full_chunks // spec.nwarps)
-    return -(-trips * 16 // LANES)
+    return -(-warp_trips(spec.full_chunks, spec.nwarps) * 16 // LANES)
 
 
 def choose_warps(n: int, k: int, fmt: str | None = None) -> int:
@@ -394,12 +408,6 @@ BUDGET_VARIANTS = ((5, 96, False), (6, 80, False), (6, 80, True), (4, 128, True)
 # registers (2 blocks per SM: N = 8192's 256 blocks in one wave). With scales in
 # lanes, int2 8192x8192 8.67 us against 8.96 for the one-tile kernel (run 44).
 BUDGET_TWO_TILE_VARIANTS = ((8, 128, False),)
-# every variant whose warps own at most LANE_SCALE_TRIPS chunks also comes with
-# scales in lanes (lane_scales): no per-chunk scale loads, a shuffle per group
-# instead. Same process on the H100 (bench/notes_cuda.md run 35): int2
-# 8192x8192 W8r64 9.20 -> 8.83 us, uint4 14.78 -> 14.22, int2 4096x4096
-# 3.75 -> 3.68; but int4 4096x4096 W16r64 4.75 -> 4.84 - so both are
-# carried and the runtime's measurement picks.
 
 
 # extra warp count for RaZeR: its 6-warp blocks (80 registers) fit 4 per SM, so
