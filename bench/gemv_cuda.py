@@ -38,9 +38,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = [(4096, 4096), (8192, 8192), (28672, 8192), (8192, 28672)]
 MS = (1, 4)
-KVC_FORMATS = ["int2", "int3", "int4", "int5", "int6", "int8", "razer4", "e2m1", "uint4"]
+KVC_FORMATS = ["int2", "int3", "int4", "int5", "int6", "int8", "razer4", "e2m1", "uint1", "uint4"]
 NOPDL_FORMATS = ["int2", "int4", "razer4"]
-GEMLITE_BITS = (2, 4, 8)
+# gemlite's widths; its weights are unsigned codes with zero points (kvc's uint
+# formats), and each kvc row is compared with the gemlite row of its own width
+GEMLITE_BITS = (1, 2, 4, 8)
 GROUP = 128
 # the launch floor of a GEMV in this harness: one tile, one chunk (int4, N=16, K=256)
 FLOOR_SHAPE = (16, 256)

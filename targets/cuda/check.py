@@ -3,7 +3,7 @@
     python -m kvc.targets.cuda.check --prebuild DIR   # here: write the PTX it needs
     python -m kvc.targets.cuda.check --prebuilt DIR   # on the GPU: run every case
 
-Every format family (int2..8, uint, bipolar2..8, e2m1 / e3m2 / e2m3 / e4m3,
+Every format family (int2..8, uint1..8, bipolar1..8, e2m1 / e3m2 / e2m3 / e4m3,
 razer4), fp16 and bf16 activations, N odd, K not a multiple of the 256-wide
 chunk (and odd K), group sizes 32 / 64 / 128 / 512 / whole-row, bias, M from
 1 to 11 (two launches). Weights and activations are fresh seeded random
@@ -29,8 +29,8 @@ import numpy as np
 from .spec import GemvSpec
 
 FORMATS = (
-    ["int2", "int3", "int4", "int5", "int6", "int8", "uint2", "uint3", "uint4", "uint8"]
-    + [f"bipolar{b}" for b in range(2, 9)]
+    ["int2", "int3", "int4", "int5", "int6", "int8", "uint1", "uint2", "uint3", "uint4", "uint8"]
+    + [f"bipolar{b}" for b in range(1, 9)]
     + ["e2m1", "e3m2", "e2m3", "e4m3", "razer4"]
 )
 TOL = {"float32": 1e-3, "float16": 1e-3, "bfloat16": 1e-2}
