@@ -106,7 +106,7 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
         assert lin.spec.layout_key() == spec.layout_key(), (lin.spec, spec)
         wref = qt.dequantize().astype(np.float64)
         dev_key = str(torch.device("cuda", torch.cuda.current_device()))
-        chosen = _variant_label(lin.kernel_for()[0])
+        chosen = lin.kernel_for()[0]
         n0 = len(results)
         for variant in lin.variants:  # every compiled variant, not only the one the runtime picks
             lin._chosen[dev_key] = variant
@@ -124,16 +124,14 @@ def run_checks(prebuilt: str | None, log=print, seed: int = 1234) -> list[dict]:
                 ok = written and err <= TOL[spec.out]
                 r = {"format": spec.fmt, "n": spec.n, "k": spec.k, "group": spec.group_size, "act": spec.act,
                      "out": spec.out, "bias": spec.bias, "m": m, "rel_err": err, "all_written": written, "ok": ok,
-                     "kernel": vs.name, "warps": vs.nwarps, "maxnreg": vs.maxnreg, "row_tiles": vs.row_tiles,
-                     "rolling": vs.rolling,
-                     "runtime_choice": _variant_label(vs) == chosen}
+                     "kernel": vs.name, **vs.variant_settings(), "runtime_choice": vs == chosen}
                 results.append(r)
                 if not ok:
                     log(f"FAIL {vs.name} m={m}: rel_err={err:.3e} written={written}")
         mine = results[n0:]
         log(f"{'ok  ' if all(r['ok'] for r in mine) else 'FAIL'} {spec.fmt:9s} N={spec.n:5d} "
             f"K={spec.k:5d} g={spec.group_size:4d} {spec.act:8s}->{spec.out:8s} bias={int(spec.bias)} "
-            f"warps={'/'.join(_variant_label(v[0]) for v in lin.variants)} (runtime picks {chosen}) "
+            f"warps={'/'.join(_variant_label(v[0]) for v in lin.variants)} (runtime picks {_variant_label(chosen)}) "
             f"max_err={max(r['rel_err'] for r in mine):.2e} ({time.time() - t0:.1f}s)")
     return results
 

@@ -250,8 +250,7 @@ class GemvSpec:
 
     def layout_key(self) -> tuple:
         """What fixes the device buffers and the numerics; the kernel variants
-        of one linear (warps, register cap, depth, row tiles, rolling reloads)
-        agree on it."""
+        of one linear (which differ only in :meth:`variant_settings`) agree on it."""
         return (self.fmt, self.n, self.k, self.group_size, self.act, self.out, self.bias, self.arch)
 
     def variant_settings(self) -> dict:
