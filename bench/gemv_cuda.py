@@ -18,7 +18,10 @@ triton.testing.do_bench's median (it flushes L2 before every launch).
 GB/s = (packed codes + scales [+ zeros, selectors / absmax] + activations +
 outputs) / time - the bytes a launch must move at least. Two launch-floor
 rows (a one-tile kvc GEMV, a one-element torch add) give the part of every
-row's time that is launch cost in this harness. Baselines that do
+row's time that is launch cost in this harness; per shape, ``read-floor-2b``
+/ ``-4b`` rows time a Triton kernel that only sums buffers of exactly the
+2- / 4-bit codes + scales (what any kernel reading those bytes pays here,
+whatever its decode). Baselines that do
 not import are skipped with the reason printed. kvc weights here are random
 device words (every bit pattern is a valid code), random fp16 scales: the
 kernels' correctness is checked separately (python -m kvc.targets.cuda.check).
@@ -157,12 +160,9 @@ def measure(fns, torch):
     return t, how, time_cold(fns[0])
 
 
-def read_bandwidth(torch, nbytes=2 << 30):
-    """Read-only streaming bandwidth: a Triton kernel that sums 2 GiB in
-    16-byte loads, each program writing one partial sum (a GEMV's traffic is
-    almost all reads, which HBM serves faster than copy's read + write mix).
-    Context for the copy fractions, not a target. None if its sum is wrong;
-    raises without Triton (the caller reports why)."""
+def _triton_sum_kernel():
+    """A Triton kernel that sums an int32 buffer in 16-byte loads, each
+    program writing one partial sum: reads and nothing else."""
     import triton
     import triton.language as tl
 
@@ -176,20 +176,67 @@ def read_bandwidth(torch, nbytes=2 << 30):
             acc += tl.load(src + offs, mask=offs < n, other=0)
         tl.store(dst + pid, tl.sum(acc))
 
-    n = nbytes // 4
-    block, iters = 4096, 16
-    # values < 256: a program's 65536-element int32 sum cannot overflow
-    a = torch.randint(0, 256, (n,), dtype=torch.int32, device="cuda")
-    grid = (triton.cdiv(n, block * iters),)
-    out = torch.empty(grid[0], dtype=torch.int32, device="cuda")
-    t = time_events([lambda: _sum_kernel[grid](a, out, n, BLOCK=block, ITERS=iters, num_warps=8)], torch, reps=1, replays=20)
-    ok = int(out.sum()) == int(a.sum())
-    del a, out
+    return triton, _sum_kernel
+
+
+def _sum_launcher(torch, triton, kernel, src, block, iters, warps):
+    """(launch, check): one sum of ``src`` into per-program partials, and
+    whether the partials add up to torch's sum (values < 256, so a
+    program's int32 sum cannot overflow)."""
+    grid = (triton.cdiv(src.numel(), block * iters),)
+    dst = torch.empty(grid[0], dtype=torch.int32, device="cuda")
+
+    def launch():
+        kernel[grid](src, dst, src.numel(), BLOCK=block, ITERS=iters, num_warps=warps)
+
+    return launch, (lambda: int(dst.sum()) == int(src.sum()))
+
+
+def read_bandwidth(torch, nbytes=2 << 30):
+    """Read-only streaming bandwidth: the Triton sum over 2 GiB (a GEMV's
+    traffic is almost all reads, which HBM serves faster than copy's read +
+    write mix). Context for the copy fractions, not a target. None if its
+    sum is wrong; raises without Triton (the caller reports why)."""
+    triton, kernel = _triton_sum_kernel()
+    a = torch.randint(0, 256, (nbytes // 4,), dtype=torch.int32, device="cuda")
+    launch, check = _sum_launcher(torch, triton, kernel, a, 4096, 16, 8)
+    t = time_events([launch], torch, reps=1, replays=20)
+    ok = check()
+    del a
     torch.cuda.empty_cache()
     if not ok:
         print("read bandwidth kernel: wrong sum, not reported")
         return None
     return nbytes / t
+
+
+# (BLOCK, ITERS, warps) of the read floor's Triton sum; the fastest is kept
+# (small programs win at these sizes: more of them in flight per SM)
+READ_FLOOR_CONFIGS = ((1024, 4, 4), (2048, 2, 4), (2048, 8, 4), (4096, 4, 8))
+READ_FLOOR_BITS = (2, 4)
+
+
+def bench_read_floor(torch, n, k, bits, l2):
+    """The read floor of a shape and width: the fastest of
+    READ_FLOOR_CONFIGS summing buffers of exactly the packed codes + fp16
+    group scales of an N x K weight at ``bits``, timed like every other row
+    (graph of launches cycling through R copies). No kernel that must read
+    these bytes can beat it by much in this harness, whatever its decode."""
+    triton, kernel = _triton_sum_kernel()
+    nbytes = n * k * bits // 8 + n * (k // GROUP) * 2
+    srcs = [torch.randint(0, 256, (nbytes // 4,), dtype=torch.int32, device="cuda")
+            for _ in range(copies_for(nbytes, l2))]
+    best = None
+    for block, iters, warps in READ_FLOOR_CONFIGS:
+        launches = [_sum_launcher(torch, triton, kernel, s, block, iters, warps) for s in srcs]
+        launches[0][0]()
+        if not launches[0][1]():
+            raise AssertionError(f"read floor kernel {block}x{iters}: wrong sum")
+        res = measure([f for f, _ in launches], torch)
+        if best is None or res[0] < best[0][0]:
+            best = (res, f"b{block}i{iters}w{warps}")
+    del srcs
+    return [(1, best[0], nbytes, {"config": best[1]})]
 
 
 def copy_bandwidth(torch, nbytes=2 << 30):
@@ -400,6 +447,12 @@ def run(args):
         print(f"== {n} x {k} ==")
         add_all("torch-fp16", 16, n, k, bench_torch(torch, n, k, MS, l2))
         torch.cuda.empty_cache()
+        for bits in READ_FLOOR_BITS:
+            try:
+                add_all(f"read-floor-{bits}b", bits, n, k, bench_read_floor(torch, n, k, bits, l2))
+            except Exception as e:  # context only (e.g. no Triton)
+                print(f"  SKIP read floor {bits}-bit {n}x{k}: {type(e).__name__}: {str(e)[:300]}")
+            torch.cuda.empty_cache()
         if avail["bitsandbytes"] is None:
             try:
                 add_all("bnb-nf4", 4, n, k, bench_bnb(torch, n, k, MS, l2))
@@ -469,6 +522,10 @@ def summarize(info, rows, out):
                 f = lambda ref: f"{ref['us'] / r['us']:.2f}" if ref else "-"
                 lines.append(f"| {n}x{k} | {m} | {r['method']} | {r['us']:.1f} | {r['GBps']:.0f} | "
                              f"{100 * r['GBps'] * 1e9 / bw:.0f} | {f(t16)} | {f(bnbr)} | {f(gl)} |")
+    if any(r["method"].startswith("read-floor-") for r in rows):
+        lines += ["", "read-floor-Nb: a Triton kernel that only sums buffers of exactly the N-bit codes + fp16",
+                  "scales of the shape (fastest of READ_FLOOR_CONFIGS): what any kernel reading those bytes",
+                  "pays in this harness, whatever its decode."]
     floors = [r for r in rows if r["method"].startswith("floor-")]
     if floors:
         lines += ["", "Launch floor (same harness, M = 1): " + ", ".join(

@@ -218,6 +218,24 @@ def test_a_measured_variant_replaces_the_model_pick_only_when_clearly_faster():
     assert prefer_measured({0: 10.0, 1: 12.0}, model=0) == 0
 
 
+def test_near_ties_with_the_model_pick_are_timed_again():
+    from kvc.targets.cuda.linear import MEASURE_CONFIRM_WINDOW, MEASURE_CONFIRMED_MARGIN, confirm_contenders, prefer_measured
+
+    # int4 8192x8192 on the H100 (run 59, first pass): the model's W8 r64 rolling
+    # pick 13.6 us, W6 r80 rolling 13.4, W5 r96 13.5, W4 16.8
+    first = {0: 13.6, 1: 13.4, 2: 13.5, 3: 16.8}
+    assert confirm_contenders(first, model=0) == [0, 1, 2]
+    # nothing to confirm when the model's pick is the fastest
+    assert confirm_contenders({0: 13.4, 1: 13.5}, model=0) == []
+    # the window is relative to the fastest, and the model's pick always takes part
+    edge = 13.4 * (1 + MEASURE_CONFIRM_WINDOW)
+    assert confirm_contenders({0: 20.0, 1: 13.4, 2: edge * 0.999, 3: edge * 1.001}, model=0) == [0, 1, 2]
+    # after confirmation a gain above the smaller margin is taken, one below it is not
+    assert prefer_measured({0: 13.6, 1: 13.45}, model=0, margin=MEASURE_CONFIRMED_MARGIN) == 1
+    assert prefer_measured({0: 13.6, 1: 13.6 * (1 - MEASURE_CONFIRMED_MARGIN / 2)}, model=0,
+                           margin=MEASURE_CONFIRMED_MARGIN) == 0
+
+
 def test_variants_of_one_linear_must_share_the_device_layout():
     from kvc.targets.cuda.linear import CudaLinear
     from kvc.targets.cuda.spec import GemvSpec
